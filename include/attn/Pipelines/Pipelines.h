@@ -1,0 +1,39 @@
+//===- Pipelines.h - named lowering pipelines -------------------*- C++ -*-===//
+//
+// The named pipelines are the only way tools and the JIT lower attn IR.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_PIPELINES_PIPELINES_H
+#define ATTN_PIPELINES_PIPELINES_H
+
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
+
+namespace mlir::attn {
+
+/// Options of `attn-lower-to-cpu`.
+struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
+  PassOptions::Option<int64_t> qTile{*this, "q-tile",
+                                     llvm::cl::desc("query rows per work item"),
+                                     llvm::cl::init(64)};
+  PassOptions::Option<int64_t> kTile{
+      *this, "k-tile", llvm::cl::desc("keys per online-softmax step"),
+      llvm::cl::init(64)};
+  PassOptions::Option<bool> parallel{
+      *this, "parallel",
+      llvm::cl::desc("run work items on all cores through OpenMP"),
+      llvm::cl::init(true)};
+};
+
+/// attn.attention (tensors) → LLVM dialect for the host CPU:
+/// attn-tile → one-shot bufferization → attn-lower-tiles-to-vector →
+/// scf.forall → OpenMP → LLVM.
+void buildLowerToCpuPipeline(OpPassManager &pm,
+                             const CpuPipelineOptions &options);
+
+void registerPipelines();
+
+} // namespace mlir::attn
+
+#endif // ATTN_PIPELINES_PIPELINES_H

@@ -1,0 +1,80 @@
+//===- Passes.td - attn transformation passes ---------------*- tablegen -*-===//
+
+#ifndef ATTN_TRANSFORMS_PASSES_TD
+#define ATTN_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def AttnLowerTilesToVector : Pass<"attn-lower-tiles-to-vector"> {
+  let summary = "Lower the attn.tile_* ops to scf/vector/memref code for the CPU";
+  let description = [{
+    Expands each tile op of the tiled online-softmax form into explicit
+    loops over `vector<Wxf32>` registers (W = `vector-width`, 16 fills an
+    AVX-512 register):
+
+    * `attn.tile_init` packs the query tile transposed and pre-scaled;
+    * `attn.tile_update` computes `Sᵀ = K·Q_tile` and `acc += Vᵀ·P` as
+      register-blocked outer products (broadcast one K/V element, multiply a
+      vector of queries), so no K/V tile is ever repacked; the online
+      softmax runs on rows of `Sᵀ`, where every row reduction is an
+      element-wise max/add across vectors;
+    * `attn.tile_finalize` divides by `l`, rounds to the storage type and
+      writes O and LSE.
+
+    Element masks (causal/window/tail predicates and the mask operand) are
+    only emitted for tile updates marked `masked`.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
+           "f32 lanes per vector register; the query tile must be a multiple">
+  ];
+}
+
+def AttnTile : Pass<"attn-tile"> {
+  let summary = "Tile attn.attention into FlashAttention-2's online-softmax form";
+  let description = [{
+    Rewrites every `attn.attention` into a parallel grid of work items
+    `scf.forall (b, h, query tile)` whose body runs the online softmax over
+    key tiles with `attn.tile_init`, `attn.tile_update` and
+    `attn.tile_finalize`:
+
+    1. the causal/window band gives each query tile the key-tile range
+       `[kLo, kHi)` outside of which every key is masked, so those tiles are
+       never visited;
+    2. inside the range, tiles that the band keeps entirely and that lie
+       inside `Sk` are updated without an element predicate; the others
+       (diagonal and tail tiles, and every tile when there is a mask
+       operand) are updated with `masked`;
+    3. query head `h` reads KV head `h / (Hq / Hkv)` (no K/V copies for
+       GQA/MQA).
+
+    Tensor operands are accessed through `bufferization.to_buffer`; O and LSE
+    are fresh buffers returned through `bufferization.to_tensor`, so the
+    function is ready for one-shot bufferization. When `B`, `Sq` or `Sk` are
+    dynamic, run-time assertions check that the operands agree.
+
+    The query tile shrinks to the query length (rounded up to the vector
+    width) when that is static and smaller, so decoding (`Sq = 1`) does not
+    pay for a full tile.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::cf::ControlFlowDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect"
+  ];
+  let options = [
+    Option<"qTile", "q-tile", "int64_t", /*default=*/"64",
+           "query rows per work item (BM)">,
+    Option<"kTile", "k-tile", "int64_t", /*default=*/"64",
+           "keys per online-softmax step (BN)">,
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
+           "granularity the query tile is rounded to">
+  ];
+}
+
+#endif // ATTN_TRANSFORMS_PASSES_TD

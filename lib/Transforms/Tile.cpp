@@ -1,0 +1,285 @@
+//===- Tile.cpp - attn.attention → tiled online-softmax form --------------===//
+//
+// Implements -attn-tile: every attn.attention becomes FlashAttention-2's
+// tiled online softmax,
+//
+//   scf.forall (b, h, qt) in (B, Hq, ceil(Sq / BM)) {      // work items
+//     attn.tile_init                                      // Q tile, m, l, acc
+//     scf.for kt in [kLo, kHi) {                          // non-empty key tiles
+//       scf.if (tile fully kept) attn.tile_update
+//       else                     attn.tile_update {masked}
+//     }
+//     attn.tile_finalize                                  // O = acc / l, LSE
+//   }
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Dialect/Masks.h"
+#include "attn/Transforms/Passes.h"
+
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/WalkPatternRewriteDriver.h"
+
+#include <cmath>
+
+#define DEBUG_TYPE "attn-tile"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNTILE
+#include "attn/Transforms/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+/// log2(e): scores are kept in log2 units so that exp2 replaces exp.
+constexpr double kLog2e = 1.4426950408889634;
+
+int64_t roundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+/// Size of dim `i` of `memref` as an index value.
+Value dimOf(ImplicitLocOpBuilder &b, Value memref, int64_t i) {
+  int64_t d = cast<MemRefType>(memref.getType()).getShape()[i];
+  if (!ShapedType::isDynamic(d))
+    return arith::ConstantIndexOp::create(b, d);
+  return memref::DimOp::create(b, memref, i);
+}
+
+/// Emits `cf.assert(a == b)` unless both sizes are static (the verifier has
+/// then already checked them).
+void assertSameSize(ImplicitLocOpBuilder &b, Value a, Value c,
+                    const Twine &what) {
+  if (getConstantIntValue(a) && getConstantIntValue(c))
+    return;
+  Value eq = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, a, c);
+  cf::AssertOp::create(b, eq, ("attn.attention: " + what).str());
+}
+
+struct TileAttention : OpRewritePattern<AttentionOp> {
+  TileAttention(MLIRContext *ctx, int64_t qTile, int64_t kTile,
+                int64_t vectorWidth)
+      : OpRewritePattern(ctx), qTile(qTile), kTile(kTile),
+        vectorWidth(vectorWidth) {}
+
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    auto qType = cast<RankedTensorType>(op.getQuery().getType());
+    ArrayRef<int64_t> qs = qType.getShape();
+    int64_t headDim = qs[3];
+    int64_t valueDim =
+        cast<RankedTensorType>(op.getValue().getType()).getShape()[3];
+
+    // Query tile BM: a multiple of the vector width, no larger than needed
+    // for a short static Sq (decoding).
+    int64_t bm = qTile;
+    if (!ShapedType::isDynamic(qs[2]))
+      bm = std::min(bm, std::max(vectorWidth, roundUp(qs[2], vectorWidth)));
+    int64_t bn = kTile;
+
+    // Operands as buffers, results as fresh buffers.
+    auto toBuffer = [&](Value tensor) -> Value {
+      if (!tensor)
+        return {};
+      auto t = cast<RankedTensorType>(tensor.getType());
+      return bufferization::ToBufferOp::create(
+          b, MemRefType::get(t.getShape(), t.getElementType()), tensor,
+          /*read_only=*/true);
+    };
+    Value q = toBuffer(op.getQuery()), k = toBuffer(op.getKey()),
+          v = toBuffer(op.getValue()), mask = toBuffer(op.getMask());
+
+    Value batch = dimOf(b, q, 0), sq = dimOf(b, q, 2), sk = dimOf(b, k, 2);
+    assertSameSize(b, batch, dimOf(b, k, 0), "key batch != query batch");
+    assertSameSize(b, batch, dimOf(b, v, 0), "value batch != query batch");
+    assertSameSize(b, sk, dimOf(b, v, 2), "value length != key length");
+    if (mask) {
+      Value full[] = {batch, dimOf(b, q, 1), sq, sk};
+      static constexpr StringLiteral names[] = {"B", "Hq", "Sq", "Sk"};
+      for (int64_t i = 0; i < 4; ++i) {
+        Value d = dimOf(b, mask, i);
+        if (getConstantIntValue(d) == 1 ||
+            (getConstantIntValue(d) && getConstantIntValue(full[i])))
+          continue;
+        Value one = arith::ConstantIndexOp::create(b, 1);
+        Value ok = arith::OrIOp::create(
+            b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, d, one),
+            arith::CmpIOp::create(b, arith::CmpIPredicate::eq, d, full[i]));
+        cf::AssertOp::create(b, ok,
+                             ("attn.attention: mask dim " + Twine(i) +
+                              " must be 1 or " + names[i])
+                                 .str());
+      }
+    }
+
+    auto oTensorType = cast<RankedTensorType>(op.getOutput().getType());
+    auto lseTensorType = cast<RankedTensorType>(op.getLse().getType());
+    SmallVector<Value> dynSizes;
+    if (ShapedType::isDynamic(qs[0]))
+      dynSizes.push_back(batch);
+    if (ShapedType::isDynamic(qs[2]))
+      dynSizes.push_back(sq);
+    Value o = memref::AllocOp::create(
+        b,
+        MemRefType::get(oTensorType.getShape(), oTensorType.getElementType()),
+        dynSizes, b.getI64IntegerAttr(64));
+    Value lse = memref::AllocOp::create(
+        b,
+        MemRefType::get(lseTensorType.getShape(),
+                        lseTensorType.getElementType()),
+        dynSizes, b.getI64IntegerAttr(64));
+
+    // The causal/window band, shared by every work item.
+    auto [windowLeft, windowRight] = getWindowBounds(op.getWindow());
+    std::optional<CausalAlignment> causal;
+    if (CausalAlignmentAttr c = op.getCausalAttr())
+      causal = c.getValue();
+    KeyBand band =
+        KeyBand::build(b, b.getLoc(), causal, windowLeft, windowRight, sq, sk);
+
+    // Q is pre-scaled so that scores come out in log2 units; with a soft-cap
+    // it is scaled by 1/c and tile_update applies c·log2(e)·tanh(·).
+    double scale = op.getEffectiveScale();
+    std::optional<double> softcap = toDouble(op.getSoftcap());
+    double qScale = softcap ? scale / *softcap : scale * kLog2e;
+
+    Value c0 = arith::ConstantIndexOp::create(b, 0);
+    Value c1 = arith::ConstantIndexOp::create(b, 1);
+    Value cBM = arith::ConstantIndexOp::create(b, bm);
+    Value cBN = arith::ConstantIndexOp::create(b, bn);
+    Value numQTiles = arith::CeilDivSIOp::create(b, sq, cBM);
+    Value groupSize = arith::ConstantIndexOp::create(b, op.getGroupSize());
+    Value numHeads = arith::ConstantIndexOp::create(b, qs[1]);
+
+    auto f32 = b.getF32Type();
+    SmallVector<OpFoldResult> ubs = {batch, numHeads, numQTiles};
+    scf::ForallOp::create(
+        b, ubs, ValueRange{}, std::nullopt,
+        [&](OpBuilder &nested, Location loc, ValueRange ivs) {
+          auto scope = memref::AllocaScopeOp::create(nested, loc, TypeRange{});
+          ImplicitLocOpBuilder ib(loc, nested);
+          ib.setInsertionPointToStart(&scope.getBodyRegion().emplaceBlock());
+          Value bIdx = ivs[0], hIdx = ivs[1], qt = ivs[2];
+          Value q0 = arith::MulIOp::create(ib, qt, cBM);
+          Value hkv = arith::DivUIOp::create(ib, hIdx, groupSize);
+
+          // 1. Work-item state: Q tile, m, l, acc and the score scratch.
+          auto allocaF32 = [&](ArrayRef<int64_t> shape) -> Value {
+            return memref::AllocaOp::create(ib, MemRefType::get(shape, f32),
+                                            ib.getI64IntegerAttr(64));
+          };
+          Value qTileBuf = allocaF32({headDim, bm});
+          Value rowMax = allocaF32({bm}), rowSum = allocaF32({bm});
+          Value acc = allocaF32({valueDim, bm});
+          Value scores = allocaF32({bn, bm});
+          TileInitOp::create(ib, q, bIdx, hIdx, q0, qTileBuf, rowMax, rowSum,
+                             acc, ib.getF64FloatAttr(qScale));
+
+          // 2. Key-tile range [kLo, kHi) of the band for rows
+          //    [q0, qLast]: keys outside it are masked for every row.
+          Value rows = arith::MinSIOp::create(
+              ib, cBM, arith::SubIOp::create(ib, sq, q0));
+          Value qLast = arith::SubIOp::create(
+              ib, arith::AddIOp::create(ib, q0, rows), c1);
+          Value kStart = c0, kEnd = sk;
+          if (band.lo)
+            kStart = arith::MaxSIOp::create(
+                ib, c0, arith::AddIOp::create(ib, q0, *band.lo));
+          if (band.hi)
+            kEnd = arith::MinSIOp::create(
+                ib, sk,
+                arith::AddIOp::create(
+                    ib, arith::AddIOp::create(ib, qLast, *band.hi), c1));
+          Value kLo = arith::DivUIOp::create(ib, kStart, cBN);
+          Value nonEmpty =
+              arith::CmpIOp::create(ib, arith::CmpIPredicate::sgt, kEnd, kStart);
+          Value kHi = arith::SelectOp::create(
+              ib, nonEmpty, arith::CeilDivSIOp::create(ib, kEnd, cBN), kLo);
+
+          // 3. One online-softmax step per key tile; tiles inside Sk that the
+          //    band keeps for every row skip the element predicate.
+          auto update = [&](OpBuilder &ob, Location l, Value k0, bool masked) {
+            TileUpdateOp::create(
+                ob, l, qTileBuf, k, v, mask, scores, rowMax, rowSum, acc, bIdx,
+                hIdx, hkv, q0, k0, sq, op.getCausalAttr(), op.getWindowAttr(),
+                op.getSoftcapAttr(), masked ? ob.getUnitAttr() : UnitAttr());
+          };
+          scf::ForOp::create(
+              ib, kLo, kHi, c1, ValueRange{},
+              [&](OpBuilder &fb, Location l, Value kt, ValueRange) {
+                ImplicitLocOpBuilder lb(l, fb);
+                Value k0 = arith::MulIOp::create(lb, kt, cBN);
+                if (mask) {
+                  update(lb, l, k0, /*masked=*/true);
+                  scf::YieldOp::create(lb);
+                  return;
+                }
+                Value kEndTile = arith::AddIOp::create(lb, k0, cBN);
+                Value full = arith::CmpIOp::create(
+                    lb, arith::CmpIPredicate::sle, kEndTile, sk);
+                if (band.lo)
+                  full = arith::AndIOp::create(
+                      lb, full,
+                      arith::CmpIOp::create(
+                          lb, arith::CmpIPredicate::sge, k0,
+                          arith::AddIOp::create(lb, qLast, *band.lo)));
+                if (band.hi)
+                  full = arith::AndIOp::create(
+                      lb, full,
+                      arith::CmpIOp::create(
+                          lb, arith::CmpIPredicate::sle,
+                          arith::SubIOp::create(lb, kEndTile, c1),
+                          arith::AddIOp::create(lb, q0, *band.hi)));
+                scf::IfOp::create(
+                    lb, full,
+                    [&](OpBuilder &tb, Location tl) {
+                      update(tb, tl, k0, /*masked=*/false);
+                      scf::YieldOp::create(tb, tl);
+                    },
+                    [&](OpBuilder &eb, Location el) {
+                      update(eb, el, k0, /*masked=*/true);
+                      scf::YieldOp::create(eb, el);
+                    });
+                scf::YieldOp::create(lb);
+              });
+
+          // 4. O = acc / l and LSE for the rows of this tile.
+          TileFinalizeOp::create(ib, rowMax, rowSum, acc, o, lse, bIdx, hIdx,
+                                 q0);
+          memref::AllocaScopeReturnOp::create(ib, ValueRange{});
+          scf::InParallelOp::create(nested, loc);
+        });
+
+    Value oTensor = bufferization::ToTensorOp::create(
+        b, oTensorType, o, /*restrict=*/true, /*writable=*/true);
+    Value lseTensor = bufferization::ToTensorOp::create(
+        b, lseTensorType, lse, /*restrict=*/true, /*writable=*/true);
+    rewriter.replaceOp(op, {oTensor, lseTensor});
+    return success();
+  }
+
+  int64_t qTile, kTile, vectorWidth;
+};
+
+struct AttnTilePass : mlir::attn::impl::AttnTileBase<AttnTilePass> {
+  using AttnTileBase::AttnTileBase;
+
+  void runOnOperation() override {
+    if (vectorWidth <= 0 || qTile <= 0 || qTile % vectorWidth != 0 ||
+        kTile <= 0) {
+      getOperation()->emitError()
+          << "attn-tile: q-tile (" << qTile
+          << ") must be a positive multiple of vector-width (" << vectorWidth
+          << ") and k-tile (" << kTile << ") positive";
+      return signalPassFailure();
+    }
+    RewritePatternSet patterns(&getContext());
+    patterns.add<TileAttention>(&getContext(), qTile, kTile, vectorWidth);
+    walkAndApplyPatterns(getOperation(), std::move(patterns));
+  }
+};
+
+} // namespace

@@ -1,0 +1,96 @@
+//===- CpuKernel.h - JIT-compiled attention on the host CPU -----*- C++ -*-===//
+//
+// Builds the attn.attention IR of a problem, lowers it with the
+// `attn-lower-to-cpu` pipeline and JIT-compiles it with MLIR's
+// ExecutionEngine for the host CPU (its name and features queried from
+// LLVM). Work items run on all cores through the OpenMP runtime.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_JIT_CPUKERNEL_H
+#define ATTN_JIT_CPUKERNEL_H
+
+#include "attn/Support/Float16.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/Support/Error.h"
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace mlir {
+class ExecutionEngine;
+class MLIRContext;
+class ModuleOp;
+template <typename OpTy>
+class OwningOpRef;
+} // namespace mlir
+
+namespace attn {
+
+/// What an attention problem is made of, enough to build its IR.
+struct AttentionProblem {
+  ElementType dtype = ElementType::F32;        ///< storage type of Q, K, V, O
+  std::array<int64_t, 4> q{}, k{}, v{};        ///< [B,Hq,Sq,D], [B,Hkv,Sk,D], [B,Hkv,Sk,Dv]
+  enum class Mask { None, Keep, Bias } mask = Mask::None;
+  std::array<int64_t, 4> maskShape{1, 1, 1, 1}; ///< broadcastable to [B,Hq,Sq,Sk]
+  ElementType biasType = ElementType::F32;      ///< element type of a Bias mask
+  std::optional<double> scale;                  ///< default 1/sqrt(D)
+  enum class Causal { None, TopLeft, BottomRight } causal = Causal::None;
+  int64_t windowLeft = -1, windowRight = -1;    ///< -1 = unbounded
+  std::optional<double> softcap;
+  /// Compile B, Sq and Sk as dynamic dims (sizes are then taken from the
+  /// buffers at launch time and checked there).
+  bool dynamicLengths = false;
+};
+
+struct CpuCompileOptions {
+  int64_t qTile = 64, kTile = 64;
+  bool parallel = true;
+};
+
+/// Dense row-major buffers of one launch. Q/K/V/O hold `dtype` elements
+/// (f16/bf16 as raw 16-bit patterns); a Keep mask holds one byte per element
+/// (0 or 1), a Bias mask `biasType` elements; LSE is float.
+struct AttentionBuffers {
+  const void *q = nullptr, *k = nullptr, *v = nullptr, *mask = nullptr;
+  void *o = nullptr;
+  float *lse = nullptr;
+  /// Actual shapes (must equal the problem's static dims; dynamic ones may
+  /// differ when the problem was compiled with dynamicLengths).
+  std::array<int64_t, 4> qShape{}, kShape{}, vShape{}, maskShape{1, 1, 1, 1};
+};
+
+/// The attn.attention function of `problem` as MLIR text (memref arguments
+/// Q, K, V, [mask], O, LSE; C interface). Validation errors of the op
+/// verifier are returned as an llvm::Error.
+llvm::Expected<std::string> buildAttentionModuleText(
+    const AttentionProblem &problem);
+
+class CpuKernel {
+public:
+  ~CpuKernel();
+  CpuKernel(CpuKernel &&) = delete;
+
+  /// Builds, verifies, lowers and JIT-compiles `problem`.
+  static llvm::Expected<std::unique_ptr<CpuKernel>>
+  compile(const AttentionProblem &problem, const CpuCompileOptions &options);
+
+  /// Runs the kernel on `buffers` (checked against the problem's shapes).
+  llvm::Error run(const AttentionBuffers &buffers) const;
+
+  const AttentionProblem &getProblem() const { return problem; }
+
+private:
+  CpuKernel(const AttentionProblem &problem);
+  AttentionProblem problem;
+  std::unique_ptr<mlir::MLIRContext> context;
+  std::unique_ptr<mlir::ExecutionEngine> engine;
+};
+
+} // namespace attn
+
+#endif // ATTN_JIT_CPUKERNEL_H

@@ -1,0 +1,173 @@
+//===- HostAttention.cpp - run and check attention on host arrays ---------===//
+
+#include "attn/JIT/HostAttention.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+using llvm::Expected;
+
+namespace attn {
+
+void roundInPlace(ElementType type, std::vector<float> &values) {
+  for (float &x : values)
+    x = roundTo(type, x);
+}
+
+namespace {
+
+/// Raw storage bytes of `values` in `type` (f16/bf16 as 16-bit patterns).
+std::vector<uint8_t> toStorage(ElementType type,
+                               const std::vector<float> &values) {
+  std::vector<uint8_t> bytes;
+  if (type == ElementType::F32) {
+    bytes.resize(values.size() * sizeof(float));
+    std::memcpy(bytes.data(), values.data(), bytes.size());
+    return bytes;
+  }
+  bytes.resize(values.size() * sizeof(uint16_t));
+  auto *out = reinterpret_cast<uint16_t *>(bytes.data());
+  for (size_t i = 0; i < values.size(); ++i)
+    out[i] = type == ElementType::F16 ? floatToHalf(values[i])
+                                      : floatToBFloat16(values[i]);
+  return bytes;
+}
+
+std::vector<float> fromStorage(ElementType type,
+                               const std::vector<uint8_t> &bytes) {
+  size_t elementSize = type == ElementType::F32 ? 4 : 2;
+  std::vector<float> values(bytes.size() / elementSize);
+  if (type == ElementType::F32) {
+    std::memcpy(values.data(), bytes.data(), bytes.size());
+    return values;
+  }
+  const auto *in = reinterpret_cast<const uint16_t *>(bytes.data());
+  for (size_t i = 0; i < values.size(); ++i)
+    values[i] = type == ElementType::F16 ? halfToFloat(in[i])
+                                         : bfloat16ToFloat(in[i]);
+  return values;
+}
+
+HostTensor toHost(const std::array<int64_t, 4> &shape,
+                  const std::vector<float> &values) {
+  return {std::vector<int64_t>(shape.begin(), shape.end()),
+          std::vector<double>(values.begin(), values.end())};
+}
+
+struct ReferenceInputs {
+  HostTensor q, k, v;
+  MaskOperand mask;
+  AttentionConfig config;
+};
+
+ReferenceInputs toReference(const HostInputs &in) {
+  const AttentionProblem &p = in.problem;
+  ReferenceInputs r{toHost(p.q, in.q), toHost(p.k, in.k), toHost(p.v, in.v),
+                    {}, {}};
+  if (p.mask != AttentionProblem::Mask::None)
+    r.mask = {p.mask == AttentionProblem::Mask::Keep ? MaskKind::Keep
+                                                     : MaskKind::Bias,
+              toHost(p.maskShape, in.mask)};
+  r.config.scale = p.scale ? *p.scale : 1.0 / std::sqrt(double(p.q[3]));
+  r.config.causal = p.causal == AttentionProblem::Causal::None
+                        ? CausalKind::None
+                        : p.causal == AttentionProblem::Causal::TopLeft
+                              ? CausalKind::TopLeft
+                              : CausalKind::BottomRight;
+  r.config.windowLeft = p.windowLeft;
+  r.config.windowRight = p.windowRight;
+  r.config.softcap = p.softcap ? *p.softcap : 0.0;
+  return r;
+}
+
+HostOutputs toFloat(const HostTensor &o, const HostTensor &lse) {
+  return {std::vector<float>(o.data.begin(), o.data.end()),
+          std::vector<float>(lse.data.begin(), lse.data.end())};
+}
+
+} // namespace
+
+Expected<HostOutputs> runCpu(const CpuKernel &kernel, const HostInputs &in,
+                             int64_t repeat, std::vector<double> *times) {
+  const AttentionProblem &p = kernel.getProblem();
+  std::vector<uint8_t> q = toStorage(p.dtype, in.q), k = toStorage(p.dtype, in.k),
+                       v = toStorage(p.dtype, in.v), mask;
+  if (p.mask == AttentionProblem::Mask::Keep)
+    for (float m : in.mask)
+      mask.push_back(m != 0.0f);
+  else if (p.mask == AttentionProblem::Mask::Bias)
+    mask = toStorage(p.biasType, in.mask);
+  int64_t rows = p.q[0] * p.q[1] * p.q[2];
+  std::vector<uint8_t> o(rows * p.v[3] * (p.dtype == ElementType::F32 ? 4 : 2));
+  HostOutputs out;
+  out.lse.resize(rows);
+  AttentionBuffers buffers;
+  buffers.q = q.data();
+  buffers.k = k.data();
+  buffers.v = v.data();
+  buffers.mask = mask.empty() ? nullptr : mask.data();
+  buffers.o = o.data();
+  buffers.lse = out.lse.data();
+  buffers.qShape = p.q;
+  buffers.kShape = p.k;
+  buffers.vShape = p.v;
+  buffers.maskShape = p.maskShape;
+  // Empty problems have nothing to compute (and no buffer to point at).
+  for (int64_t i = 0; rows > 0 && i <= repeat; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    if (llvm::Error e = kernel.run(buffers))
+      return std::move(e);
+    if (i > 0 && times)
+      times->push_back(std::chrono::duration<double, std::milli>(
+                           std::chrono::steady_clock::now() - start)
+                           .count());
+  }
+  out.o = fromStorage(p.dtype, o);
+  return out;
+}
+
+Expected<HostOutputs> runReference(const HostInputs &in) {
+  ReferenceInputs r = toReference(in);
+  HostTensor o, lse;
+  if (llvm::Error e = referenceAttention(r.q, r.k, r.v, r.mask, r.config, o, lse))
+    return std::move(e);
+  return toFloat(o, lse);
+}
+
+double errorFloor(ElementType type) {
+  switch (type) {
+  case ElementType::F32:
+    return 1e-5;
+  case ElementType::F16:
+    return 1e-4;
+  case ElementType::BF16:
+    return 1e-3;
+  }
+  llvm_unreachable("unknown element type");
+}
+
+Expected<CheckReport> checkOutputs(const HostInputs &in,
+                                   const HostOutputs &out) {
+  ReferenceInputs r = toReference(in);
+  HostTensor ref, refLse, naive, naiveLse;
+  if (llvm::Error e =
+          referenceAttention(r.q, r.k, r.v, r.mask, r.config, ref, refLse))
+    return std::move(e);
+  if (llvm::Error e = naiveAttention(in.problem.dtype, r.q, r.k, r.v, r.mask,
+                                     r.config, naive, naiveLse))
+    return std::move(e);
+  double floor = errorFloor(in.problem.dtype);
+  std::vector<double> o(out.o.begin(), out.o.end()),
+      lse(out.lse.begin(), out.lse.end());
+  return CheckReport{checkAgainstReference(o, ref.data, naive.data, floor),
+                     checkAgainstReference(lse, refLse.data, naiveLse.data,
+                                           floor)};
+}
+
+double attentionFlops(const AttentionProblem &p) {
+  double flops = 4.0 * double(p.q[0]) * p.q[1] * p.q[2] * p.k[2] * p.q[3];
+  return p.causal == AttentionProblem::Causal::None ? flops : flops / 2;
+}
+
+} // namespace attn

@@ -1,0 +1,348 @@
+//===- attn-run.cpp - run one attention on NumPy files --------------------===//
+//
+//   attn-run --q Q.npy --k K.npy --v V.npy --out O.npy [--lse LSE.npy]
+//            [--mask M.npy] [--scale S] [--causal top-left|bottom-right]
+//            [--window L,R] [--softcap C] [--dtype f32|f16|bf16]
+//            [--backend auto|cpu|cuda|reference] [--check] [--repeat N]
+//            [--q-tile N] [--k-tile N]
+//
+// Exit status: 0 success, 1 --check failed, 2 bad input or any other error
+// (one line on stderr; no output file is written by a failed run).
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/JIT/HostAttention.h"
+#include "attn/Support/Npy.h"
+
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+using namespace attn;
+using llvm::Error;
+using llvm::Expected;
+using llvm::StringRef;
+
+namespace {
+
+constexpr int kExitCheckFailed = 1;
+constexpr int kExitBadInput = 2;
+
+const char *kUsage =
+    "usage: attn-run --q Q.npy --k K.npy --v V.npy --out O.npy [--lse LSE.npy]\n"
+    "                [--mask M.npy] [--scale S] [--causal top-left|bottom-right]\n"
+    "                [--window L,R] [--softcap C] [--dtype f32|f16|bf16]\n"
+    "                [--backend auto|cpu|cuda|reference] [--check] [--repeat N]\n"
+    "                [--q-tile N] [--k-tile N]\n"
+    "\n"
+    "Runs one attention O = softmax(scale·Q·Kᵀ + mask)·V on [B, H, S, D] .npy\n"
+    "arrays (float16/32/64). --mask is a bool keep-mask or a float additive\n"
+    "bias broadcastable to [B, Hq, Sq, Sk]. --check compares with the fp64\n"
+    "reference (FlashAttention's rule); --repeat N prints timing.\n"
+    "Exit: 0 ok, 1 check failed, 2 bad input.\n";
+
+struct Options {
+  std::string q, k, v, out, lse, mask;
+  std::optional<double> scale, softcap;
+  AttentionProblem::Causal causal = AttentionProblem::Causal::None;
+  int64_t windowLeft = -1, windowRight = -1;
+  std::optional<ElementType> dtype;
+  std::string backend = "auto";
+  bool check = false;
+  int64_t repeat = 0;
+  int64_t qTile = 64, kTile = 64;
+};
+
+Error badFlag(const llvm::Twine &msg) {
+  return llvm::createStringError(msg + " (see attn-run --help)");
+}
+
+Expected<double> parseDouble(StringRef flag, StringRef text) {
+  double v;
+  if (text.getAsDouble(v) || !std::isfinite(v))
+    return badFlag(flag + " expects a finite number, got '" + text + "'");
+  return v;
+}
+
+Expected<int64_t> parseInt(StringRef flag, StringRef text) {
+  int64_t v;
+  if (text.getAsInteger(10, v))
+    return badFlag(flag + " expects an integer, got '" + text + "'");
+  return v;
+}
+
+/// Parses the command line; `help` is set for --help.
+Expected<Options> parseArgs(int argc, char **argv, bool &help) {
+  Options o;
+  llvm::StringMap<std::string *> paths = {
+      {"--q", &o.q},   {"--k", &o.k},     {"--v", &o.v},
+      {"--out", &o.out}, {"--lse", &o.lse}, {"--mask", &o.mask}};
+  for (int i = 1; i < argc; ++i) {
+    StringRef arg = argv[i], value;
+    if (arg == "--help" || arg == "-h") {
+      help = true;
+      return o;
+    }
+    if (arg == "--check") {
+      o.check = true;
+      continue;
+    }
+    // Every other flag takes a value: --flag V or --flag=V.
+    auto [flag, inlineValue] = arg.split('=');
+    if (!flag.starts_with("--"))
+      return badFlag("unexpected argument '" + arg + "'");
+    if (arg.contains('=')) {
+      value = inlineValue;
+    } else {
+      if (i + 1 >= argc)
+        return badFlag(flag + " expects a value");
+      value = argv[++i];
+    }
+    if (auto it = paths.find(flag); it != paths.end()) {
+      if (value.empty())
+        return badFlag(flag + " expects a file name");
+      *it->second = value.str();
+    } else if (flag == "--scale" || flag == "--softcap") {
+      Expected<double> v = parseDouble(flag, value);
+      if (!v)
+        return v.takeError();
+      if (*v <= 0)
+        return badFlag(flag + " must be positive, got '" + value + "'");
+      (flag == "--scale" ? o.scale : o.softcap) = *v;
+    } else if (flag == "--causal") {
+      if (value == "top-left")
+        o.causal = AttentionProblem::Causal::TopLeft;
+      else if (value == "bottom-right")
+        o.causal = AttentionProblem::Causal::BottomRight;
+      else
+        return badFlag("--causal expects top-left or bottom-right, got '" +
+                       value + "'");
+    } else if (flag == "--window") {
+      auto [l, r] = value.split(',');
+      if (l.getAsInteger(10, o.windowLeft) ||
+          r.getAsInteger(10, o.windowRight) || o.windowLeft < -1 ||
+          o.windowRight < -1)
+        return badFlag("--window expects L,R with integers >= -1 (-1 = "
+                       "unbounded), got '" + value + "'");
+    } else if (flag == "--dtype") {
+      o.dtype = parseElementType(value);
+      if (!o.dtype)
+        return badFlag("--dtype expects f32, f16 or bf16, got '" + value + "'");
+    } else if (flag == "--backend") {
+      if (value != "auto" && value != "cpu" && value != "cuda" &&
+          value != "reference")
+        return badFlag("--backend expects auto, cpu, cuda or reference, got '" +
+                       value + "'");
+      o.backend = value.str();
+    } else if (flag == "--repeat" || flag == "--q-tile" || flag == "--k-tile") {
+      Expected<int64_t> v = parseInt(flag, value);
+      if (!v)
+        return v.takeError();
+      if (*v < (flag == "--repeat" ? 0 : 1))
+        return badFlag(flag + " must be " +
+                       (flag == "--repeat" ? "non-negative" : "positive") +
+                       ", got '" + value + "'");
+      (flag == "--repeat" ? o.repeat : flag == "--q-tile" ? o.qTile : o.kTile) =
+          *v;
+    } else {
+      return badFlag("unknown flag '" + flag + "'");
+    }
+  }
+  for (auto [flag, path] : {std::pair<StringRef, std::string *>{"--q", &o.q},
+                            {"--k", &o.k},
+                            {"--v", &o.v},
+                            {"--out", &o.out}})
+    if (path->empty())
+      return badFlag("missing required flag " + flag);
+  return o;
+}
+
+/// Reads a rank-4 float array.
+Expected<NpyArray> readInput(StringRef path) {
+  Expected<NpyArray> a = readNpy(path);
+  if (!a)
+    return a.takeError();
+  if (a->dtype == NpyDType::Bool)
+    return llvm::createStringError(path + ": expected a float array, got bool");
+  if (a->shape.size() != 4)
+    return llvm::createStringError(
+        llvm::formatv("{0}: expected a rank-4 [B, H, S, D] array, got rank {1}",
+                      path, a->shape.size())
+            .str());
+  return a;
+}
+
+std::array<int64_t, 4> shape4(const NpyArray &a) {
+  return {a.shape[0], a.shape[1], a.shape[2], a.shape[3]};
+}
+
+/// Builds the problem and its inputs from the options and files.
+Expected<HostInputs> loadInputs(const Options &o) {
+  Expected<NpyArray> q = readInput(o.q);
+  if (!q)
+    return q.takeError();
+  Expected<NpyArray> k = readInput(o.k);
+  if (!k)
+    return k.takeError();
+  Expected<NpyArray> v = readInput(o.v);
+  if (!v)
+    return v.takeError();
+
+  HostInputs in;
+  AttentionProblem &p = in.problem;
+  p.dtype = o.dtype ? *o.dtype
+                    : q->dtype == NpyDType::F16 ? ElementType::F16
+                                                : ElementType::F32;
+  p.q = shape4(*q);
+  p.k = shape4(*k);
+  p.v = shape4(*v);
+  p.scale = o.scale;
+  p.causal = o.causal;
+  p.windowLeft = o.windowLeft;
+  p.windowRight = o.windowRight;
+  p.softcap = o.softcap;
+  in.q = q->toFloat();
+  in.k = k->toFloat();
+  in.v = v->toFloat();
+  roundInPlace(p.dtype, in.q);
+  roundInPlace(p.dtype, in.k);
+  roundInPlace(p.dtype, in.v);
+
+  if (!o.mask.empty()) {
+    Expected<NpyArray> m = readNpy(o.mask);
+    if (!m)
+      return m.takeError();
+    if (m->shape.size() > 4)
+      return llvm::createStringError(
+          llvm::formatv("{0}: a mask has at most 4 dims ([B, Hq, Sq, Sk]), "
+                        "got {1}",
+                        o.mask, m->shape.size())
+              .str());
+    // NumPy broadcasting: missing leading dims are 1.
+    std::array<int64_t, 4> shape = {1, 1, 1, 1};
+    std::copy(m->shape.begin(), m->shape.end(),
+              shape.begin() + (4 - m->shape.size()));
+    p.maskShape = shape;
+    p.mask = m->dtype == NpyDType::Bool ? AttentionProblem::Mask::Keep
+                                        : AttentionProblem::Mask::Bias;
+    in.mask = m->toFloat();
+  }
+  // One source of truth for validity: the attn.attention verifier.
+  Expected<std::string> ir = buildAttentionModuleText(p);
+  if (!ir)
+    return ir.takeError();
+  return in;
+}
+
+Error writeOutputs(const Options &o, const HostInputs &in,
+                   const HostOutputs &out) {
+  const AttentionProblem &p = in.problem;
+  std::vector<int64_t> oShape = {p.q[0], p.q[1], p.q[2], p.v[3]};
+  if (Error e = writeNpy(o.out, NpyArray::fromFloat(oShape, out.o)))
+    return e;
+  if (!o.lse.empty())
+    if (Error e = writeNpy(
+            o.lse, NpyArray::fromFloat(llvm::ArrayRef(oShape).take_front(3),
+                                       out.lse)))
+      return e;
+  return Error::success();
+}
+
+double millisecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+/// Runs the selected backend, timing `repeat` extra runs.
+Expected<HostOutputs> execute(const Options &o, const HostInputs &in) {
+  if (o.backend == "cuda")
+    return llvm::createStringError(
+        "--backend cuda is not available yet: this build has no CUDA backend "
+        "(use --backend cpu or reference)");
+  bool reference = o.backend == "reference";
+  std::unique_ptr<CpuKernel> kernel;
+  if (!reference) {
+    auto start = std::chrono::steady_clock::now();
+    CpuCompileOptions options;
+    options.qTile = o.qTile;
+    options.kTile = o.kTile;
+    Expected<std::unique_ptr<CpuKernel>> compiled =
+        CpuKernel::compile(in.problem, options);
+    if (!compiled)
+      return compiled.takeError();
+    kernel = std::move(*compiled);
+    llvm::outs() << llvm::formatv("backend: cpu (compiled in {0:F1} ms)\n",
+                                  millisecondsSince(start));
+  } else {
+    llvm::outs() << "backend: reference (fp64)\n";
+  }
+  std::vector<double> times;
+  Expected<HostOutputs> out =
+      reference ? runReference(in) : runCpu(*kernel, in, o.repeat, &times);
+  if (!out || o.repeat == 0)
+    return out;
+  // The reference has no separate kernel: time whole runs.
+  for (int64_t i = 0; reference && i < o.repeat; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    Expected<HostOutputs> again = runReference(in);
+    if (!again)
+      return again.takeError();
+    times.push_back(millisecondsSince(start));
+  }
+  std::sort(times.begin(), times.end());
+  double median = times[times.size() / 2];
+  llvm::outs() << llvm::formatv(
+      "time: median {0:F3} ms over {1} runs, {2:F1} GFLOP/s\n", median,
+      o.repeat, attentionFlops(in.problem) / (median * 1e6));
+  return out;
+}
+
+int fail(const llvm::Twine &msg) {
+  llvm::errs() << "attn-run: error: " << msg << "\n";
+  return kExitBadInput;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  bool help = false;
+  Expected<Options> options = parseArgs(argc, argv, help);
+  if (!options)
+    return fail(llvm::toString(options.takeError()));
+  if (help) {
+    llvm::outs() << kUsage;
+    return 0;
+  }
+  Expected<HostInputs> inputs = loadInputs(*options);
+  if (!inputs)
+    return fail(llvm::toString(inputs.takeError()));
+  Expected<HostOutputs> outputs = execute(*options, *inputs);
+  if (!outputs)
+    return fail(llvm::toString(outputs.takeError()));
+
+  if (options->check) {
+    Expected<CheckReport> report = checkOutputs(*inputs, *outputs);
+    if (!report)
+      return fail(llvm::toString(report.takeError()));
+    for (auto [name, c] : {std::pair<StringRef, ErrorCheck>{"O", report->o},
+                           {"LSE", report->lse}})
+      llvm::outs() << llvm::formatv(
+          "check {0}: max|out-ref| = {1:E2}, bound {2:E2} (2 x naive {3} "
+          "{4:E2} + floor {5:E0}): {6}\n",
+          name, c.maxErr, c.bound, toString(inputs->problem.dtype), c.naiveErr,
+          errorFloor(inputs->problem.dtype), c.ok ? "ok" : "FAILED");
+    if (!report->ok()) {
+      llvm::errs() << "attn-run: check failed; no output written\n";
+      return kExitCheckFailed;
+    }
+  }
+  if (Error e = writeOutputs(*options, *inputs, *outputs))
+    return fail(llvm::toString(std::move(e)));
+  return 0;
+}

@@ -336,12 +336,20 @@ Error CpuKernel::run(const AttentionBuffers &buf) const {
       return llvm::createStringError(
           "mask shape %s does not broadcast to %s",
           formatShape(buf.maskShape).c_str(), formatShape(full).c_str());
-  if (!buf.q || !buf.k || !buf.v || !buf.o || !buf.lse ||
-      (hasMask && !buf.mask))
+  // Empty buffers may be null (e.g. K and V when Sk = 0).
+  auto missing = [](const void *p, llvm::ArrayRef<int64_t> shape) {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    return !p && n > 0;
+  };
+  std::array<int64_t, 4> oShape = {qs[0], qs[1], qs[2], vs[3]};
+  if (missing(buf.q, qs) || missing(buf.k, ks) || missing(buf.v, vs) ||
+      missing(buf.o, oShape) || missing(buf.lse, llvm::ArrayRef(oShape).take_front(3)) ||
+      (hasMask && missing(buf.mask, buf.maskShape)))
     return llvm::createStringError("null buffer passed to the attention kernel");
 
   // 2. Call the C interface through the packed wrapper.
-  std::array<int64_t, 4> oShape = {qs[0], qs[1], qs[2], vs[3]};
   Descriptor<4> dq = describe<4>(buf.q, qs), dk = describe<4>(buf.k, ks),
                 dv = describe<4>(buf.v, vs),
                 dm = describe<4>(buf.mask, buf.maskShape),

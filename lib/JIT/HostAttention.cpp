@@ -90,7 +90,12 @@ HostOutputs toFloat(const HostTensor &o, const HostTensor &lse) {
 
 Expected<HostOutputs> runCpu(const CpuKernel &kernel, const HostInputs &in,
                              int64_t repeat, std::vector<double> *times) {
-  const AttentionProblem &p = kernel.getProblem();
+  // Shapes come from the inputs (they may differ from the kernel's in its
+  // dynamic dims); the kernel checks them.
+  const AttentionProblem &p = in.problem;
+  if (p.dtype != kernel.getProblem().dtype || p.mask != kernel.getProblem().mask)
+    return llvm::createStringError(
+        "inputs do not match the kernel's element type or mask kind");
   std::vector<uint8_t> q = toStorage(p.dtype, in.q), k = toStorage(p.dtype, in.k),
                        v = toStorage(p.dtype, in.v), mask;
   if (p.mask == AttentionProblem::Mask::Keep)
@@ -113,8 +118,7 @@ Expected<HostOutputs> runCpu(const CpuKernel &kernel, const HostInputs &in,
   buffers.kShape = p.k;
   buffers.vShape = p.v;
   buffers.maskShape = p.maskShape;
-  // Empty problems have nothing to compute (and no buffer to point at).
-  for (int64_t i = 0; rows > 0 && i <= repeat; ++i) {
+  for (int64_t i = 0; i <= repeat; ++i) {
     auto start = std::chrono::steady_clock::now();
     if (llvm::Error e = kernel.run(buffers))
       return std::move(e);

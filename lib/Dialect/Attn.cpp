@@ -214,26 +214,36 @@ static LogicalResult checkRank(Operation *op, StringRef name, Value value,
                            << ", got " << t;
 }
 
-/// Verifies the state buffers shared by the tile ops: m and l are [BM],
-/// acc is [Dv, BM] with Dv = `valueDim`.
-static LogicalResult verifyState(Operation *op, Value rowMax, Value rowSum,
-                                 Value acc, int64_t valueDim) {
+/// Checks that memref `value` holds f32, f16 or bf16 elements.
+static LogicalResult checkStorageType(Operation *op, StringRef name,
+                                      Value value) {
+  Type t = cast<MemRefType>(value.getType()).getElementType();
+  if (isStorageType(t))
+    return success();
+  return op->emitOpError() << "expects " << name
+                           << " of f32, f16 or bf16 elements, got " << t;
+}
+
+/// Verifies the state buffers shared by the tile ops: m is [BM] (and l, of
+/// the same type by AllTypesMatch), acc is [Dv, BM] with Dv = `valueDim`.
+static LogicalResult verifyState(Operation *op, Value rowMax, Value acc,
+                                 int64_t valueDim) {
   int64_t bm = cast<MemRefType>(rowMax.getType()).getShape()[0];
   if (failed(checkShape(op, "row_max", rowMax, {ShapedType::kDynamic})) ||
-      failed(checkShape(op, "row_sum", rowSum, {bm})) ||
       failed(checkShape(op, "acc", acc, {valueDim, bm})))
     return failure();
   return success();
 }
 
 LogicalResult TileInitOp::verify() {
-  if (failed(checkRank(*this, "query", getQuery(), 4)))
+  if (failed(checkRank(*this, "query", getQuery(), 4)) ||
+      failed(checkStorageType(*this, "query", getQuery())))
     return failure();
   auto q = cast<MemRefType>(getQuery().getType());
   int64_t bm = cast<MemRefType>(getRowMax().getType()).getShape()[0];
   if (failed(checkShape(*this, "q_tile", getQTile(), {q.getShape()[3], bm})))
     return failure();
-  return verifyState(*this, getRowMax(), getRowSum(), getAcc(),
+  return verifyState(*this, getRowMax(), getAcc(),
                      ShapedType::kDynamic);
 }
 
@@ -241,8 +251,22 @@ LogicalResult TileUpdateOp::verify() {
   if (failed(checkRank(*this, "key", getKey(), 4)) ||
       failed(checkRank(*this, "value", getValue(), 4)))
     return failure();
-  if (getMask() && failed(checkRank(*this, "mask", getMask(), 4)))
+  if (failed(checkStorageType(*this, "key", getKey())) ||
+      failed(checkStorageType(*this, "value", getValue())))
     return failure();
+  Type keyType = cast<MemRefType>(getKey().getType()).getElementType();
+  Type valueType = cast<MemRefType>(getValue().getType()).getElementType();
+  if (keyType != valueType)
+    return emitOpError() << "expects key and value of one element type, got "
+                         << keyType << " and " << valueType;
+  if (Value mask = getMask()) {
+    if (failed(checkRank(*this, "mask", mask, 4)))
+      return failure();
+    Type m = cast<MemRefType>(mask.getType()).getElementType();
+    if (!m.isInteger(1) && !isStorageType(m))
+      return emitOpError() << "expects a mask of i1 (keep) or f32, f16, bf16 "
+                           << "(bias) elements, got " << m;
+  }
   int64_t d = cast<MemRefType>(getKey().getType()).getShape()[3];
   int64_t dv = cast<MemRefType>(getValue().getType()).getShape()[3];
   int64_t bm = cast<MemRefType>(getRowMax().getType()).getShape()[0];
@@ -250,13 +274,17 @@ LogicalResult TileUpdateOp::verify() {
       failed(checkShape(*this, "scores", getScores(),
                         {ShapedType::kDynamic, bm})))
     return failure();
-  return verifyState(*this, getRowMax(), getRowSum(), getAcc(), dv);
+  return verifyState(*this, getRowMax(), getAcc(), dv);
 }
 
 LogicalResult TileFinalizeOp::verify() {
   if (failed(checkRank(*this, "output", getOutput(), 4)) ||
-      failed(checkRank(*this, "lse", getLse(), 3)))
+      failed(checkRank(*this, "lse", getLse(), 3)) ||
+      failed(checkStorageType(*this, "output", getOutput())))
     return failure();
+  Type lseType = cast<MemRefType>(getLse().getType()).getElementType();
+  if (!lseType.isF32())
+    return emitOpError() << "expects lse of f32 elements, got " << lseType;
   int64_t dv = cast<MemRefType>(getOutput().getType()).getShape()[3];
-  return verifyState(*this, getRowMax(), getRowSum(), getAcc(), dv);
+  return verifyState(*this, getRowMax(), getAcc(), dv);
 }

@@ -228,20 +228,17 @@ CpuKernel::compile(const AttentionProblem &problem,
     mlir::attn::CpuPipelineOptions pipeline;
     pipeline.qTile = options.qTile;
     pipeline.kTile = options.kTile;
-    pipeline.parallel = options.parallel;
+    pipeline.numThreads = options.numThreads;
     mlir::attn::buildLowerToCpuPipeline(pm, pipeline);
     if (failed(pm.run(*module)))
       return diags.takeError("attn-lower-to-cpu failed");
   }
 
-  SmallVector<llvm::StringRef, 1> libs;
-  if (options.parallel) {
-    if (!llvm::sys::fs::exists(ATTN_OPENMP_LIBRARY))
-      return llvm::createStringError(
-          "OpenMP runtime not found at '" ATTN_OPENMP_LIBRARY
-          "' (install libomp-22-dev, or compile with parallel = false)");
-    libs.push_back(ATTN_OPENMP_LIBRARY);
-  }
+  if (!llvm::sys::fs::exists(ATTN_OPENMP_LIBRARY))
+    return llvm::createStringError(
+        "OpenMP runtime not found at '" ATTN_OPENMP_LIBRARY
+        "' (install libomp-22-dev)");
+  llvm::StringRef libs[] = {ATTN_OPENMP_LIBRARY};
   auto tm = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!tm)
     return tm.takeError();

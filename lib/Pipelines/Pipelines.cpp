@@ -38,16 +38,14 @@ void mlir::attn::buildLowerToCpuPipeline(OpPassManager &pm,
   pm.addPass(createAttnLowerTilesToVector());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
-  if (options.parallel) {
-    pm.addPass(createForallToParallelLoopPass());
-    pm.addPass(createConvertSCFToOpenMPPass());
-  } else {
-    pm.addPass(createForallToForLoopPass());
-  }
+  // The OpenMP lowering frees each work item's allocas at the end of its
+  // iteration (stacksave/stackrestore), also with one thread.
+  pm.addPass(createForallToParallelLoopPass());
+  ConvertSCFToOpenMPPassOptions openmp;
+  openmp.numThreads = options.numThreads;
+  pm.addPass(createConvertSCFToOpenMPPass(openmp));
 
-  // 4. Everything → LLVM dialect. Memrefs go first: that lowers each work
-  //    item's memref.alloca_scope to stacksave/stackrestore while its body
-  //    is still one block of structured loops.
+  // 4. Everything → LLVM dialect.
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());

@@ -210,9 +210,36 @@ void lowerInit(TileInitOp op, TileEmitter &e) {
 // attn.tile_update
 //===----------------------------------------------------------------------===//
 
+/// f32 scratch buffers of the tile updates, allocated once at the start of
+/// their automatic allocation scope (the work item) rather than inside the
+/// key-tile loop, and shared by the updates of one scope; `role` tells
+/// buffers of the same shape apart (keys, values).
+class StagingBuffers {
+public:
+  enum Role { Keys, Values };
+  Value get(Operation *user, Role role, ArrayRef<int64_t> shape) {
+    Operation *scope =
+        user->getParentWithTrait<OpTrait::AutomaticAllocationScope>();
+    Value &buffer = buffers[{scope, role, shape[0], shape[1]}];
+    if (!buffer) {
+      OpBuilder b(user->getContext());
+      b.setInsertionPointToStart(&scope->getRegion(0).front());
+      buffer = memref::AllocaOp::create(
+          b, user->getLoc(), MemRefType::get(shape, b.getF32Type()),
+          b.getI64IntegerAttr(64));
+    }
+    return buffer;
+  }
+
+private:
+  llvm::DenseMap<std::tuple<Operation *, int, int64_t, int64_t>, Value>
+      buffers;
+};
+
 class UpdateLowering {
 public:
-  UpdateLowering(TileUpdateOp op, TileEmitter &e) : op(op), e(e), b(e.b) {
+  UpdateLowering(TileUpdateOp op, TileEmitter &e, StagingBuffers &staging)
+      : op(op), e(e), b(e.b), staging(staging) {
     headDim = dimSize(op.getQTile(), 0);
     bm = dimSize(op.getQTile(), 1);
     bn = dimSize(op.getScores(), 0);
@@ -225,6 +252,7 @@ public:
   }
 
   void run() {
+    stageKeysAndValues();
     emitScores();
     if (op.getMask() && op.getMasked())
       emitMaskOperand();
@@ -235,6 +263,54 @@ private:
   /// Index of key `k0 + j`, clamped into [0, Sk) so that padding keys of a
   /// tail tile read valid memory (their scores are masked to −inf).
   Value keyIndex(Value j) { return e.minIdx(e.add(op.getKBegin(), j), lastKey); }
+
+  /// 0. For 16-bit storage types, convert the tile's K and V rows once into
+  ///    f32 staging buffers ([BN, D] and [BN, Dv]) with vector loads, so that
+  ///    the inner loops broadcast f32 values instead of converting an
+  ///    element at every use. f32 tiles are read in place.
+  void stageKeysAndValues() {
+    if (cast<MemRefType>(op.getKey().getType()).getElementType().isF32())
+      return;
+    keyStage = staging.get(op, StagingBuffers::Keys, {bn, headDim});
+    valueStage = staging.get(op, StagingBuffers::Values, {bn, valueDim});
+    for (auto [src, dst, depth] :
+         {std::tuple<Value, Value, int64_t>{op.getKey(), keyStage, headDim},
+          {op.getValue(), valueStage, valueDim}}) {
+      Type srcType = cast<MemRefType>(src.getType()).getElementType();
+      auto srcVec = VectorType::get({e.width}, srcType);
+      int64_t full = depth / e.width * e.width;
+      e.loop(e.idx(0), e.idx(bn), {}, [&](Value j, ValueRange) {
+        Value key = keyIndex(j);
+        for (int64_t d = 0; d < full; d += e.width) {
+          Value x = vector::LoadOp::create(
+              b, srcVec, src,
+              ValueRange{op.getBatch(), op.getKvHead(), key, e.idx(d)});
+          e.storeVec(arith::ExtFOp::create(b, e.vecType, x), dst,
+                     {j, e.idx(d)});
+        }
+        for (int64_t d = full; d < depth; ++d)
+          memref::StoreOp::create(
+              b,
+              e.loadF32(src, {op.getBatch(), op.getKvHead(), key, e.idx(d)}),
+              dst, ValueRange{j, e.idx(d)});
+        return SmallVector<Value>{};
+      });
+    }
+  }
+
+  /// Element d of key `k0 + j` (`key` = its clamped index) as f32.
+  Value keyElement(Value j, Value key, Value d) {
+    if (keyStage)
+      return memref::LoadOp::create(b, keyStage, ValueRange{j, d});
+    return e.loadF32(op.getKey(), {op.getBatch(), op.getKvHead(), key, d});
+  }
+
+  /// Element `d` of value `k0 + j` as f32.
+  Value valueElement(Value j, Value key, Value d) {
+    if (valueStage)
+      return memref::LoadOp::create(b, valueStage, ValueRange{j, d});
+    return e.loadF32(op.getValue(), {op.getBatch(), op.getKvHead(), key, d});
+  }
 
   /// Query positions q0 + c·W + [0, W) of vector `c`, as i32 lanes.
   Value queryLanes(int64_t c) {
@@ -266,9 +342,11 @@ private:
     std::optional<double> softcap = toDouble(op.getSoftcap());
 
     e.forEachBlock(bn, blockRows, [&](Value j0, int64_t rows) {
-      SmallVector<Value> keys;
-      for (int64_t r = 0; r < rows; ++r)
-        keys.push_back(keyIndex(e.add(j0, e.idx(r))));
+      SmallVector<Value> rowsInTile, keys;
+      for (int64_t r = 0; r < rows; ++r) {
+        rowsInTile.push_back(e.add(j0, e.idx(r)));
+        keys.push_back(keyIndex(rowsInTile.back()));
+      }
       SmallVector<Value> init(rows * cols, e.splat(0.0));
       ValueRange accs =
           e.loop(e.idx(0), e.idx(headDim), init, [&](Value d, ValueRange acc) {
@@ -276,8 +354,7 @@ private:
             for (int64_t c = 0; c < cols; ++c)
               qv.push_back(e.loadVec(op.getQTile(), {d, e.idx(c * e.width)}));
             for (int64_t r = 0; r < rows; ++r) {
-              Value kv = e.broadcast(e.loadF32(
-                  op.getKey(), {op.getBatch(), op.getKvHead(), keys[r], d}));
+              Value kv = e.broadcast(keyElement(rowsInTile[r], keys[r], d));
               for (int64_t c = 0; c < cols; ++c)
                 next.push_back(vector::FMAOp::create(b, kv, qv[c],
                                                      acc[r * cols + c]));
@@ -423,9 +500,8 @@ private:
           pv.push_back(e.loadVec(op.getScores(), {j, e.idx(c * e.width)}));
         Value key = e.add(op.getKBegin(), j);
         for (int64_t r = 0; r < rows; ++r) {
-          Value vb = e.broadcast(e.loadF32(
-              op.getValue(),
-              {op.getBatch(), op.getKvHead(), key, e.add(e0, e.idx(r))}));
+          Value vb =
+              e.broadcast(valueElement(j, key, e.add(e0, e.idx(r))));
           for (int64_t c = 0; c < cols; ++c)
             next.push_back(vector::FMAOp::create(b, vb, pv[c], acc[r * cols + c]));
         }
@@ -441,6 +517,8 @@ private:
   TileUpdateOp op;
   TileEmitter &e;
   ImplicitLocOpBuilder &b;
+  StagingBuffers &staging;
+  Value keyStage, valueStage;
   int64_t headDim, bm, bn, valueDim, cols, blockRows;
   Value sq, sk, lastKey;
 };
@@ -494,6 +572,7 @@ struct AttnLowerTilesToVectorPass
       if (isa<TileInitOp, TileUpdateOp, TileFinalizeOp>(op))
         tileOps.push_back(op);
     });
+    StagingBuffers staging;
     for (Operation *op : tileOps) {
       int64_t bm = 0;
       if (auto u = dyn_cast<TileUpdateOp>(op))
@@ -505,16 +584,17 @@ struct AttnLowerTilesToVectorPass
       if (bm % vectorWidth != 0) {
         op->emitOpError() << "query tile of " << bm
                           << " rows is not a multiple of the vector width ("
-                          << vectorWidth << ")";
+                          << vectorWidth.getValue() << ")";
         return signalPassFailure();
       }
       OpBuilder builder(op);
       ImplicitLocOpBuilder b(op->getLoc(), builder);
       TileEmitter emitter(b, vectorWidth);
+
       if (auto init = dyn_cast<TileInitOp>(op))
         lowerInit(init, emitter);
       else if (auto update = dyn_cast<TileUpdateOp>(op))
-        UpdateLowering(update, emitter).run();
+        UpdateLowering(update, emitter, staging).run();
       else
         lowerFinalize(cast<TileFinalizeOp>(op), emitter);
       op->erase();

@@ -159,9 +159,9 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
     scf::ForallOp::create(
         b, ubs, ValueRange{}, std::nullopt,
         [&](OpBuilder &nested, Location loc, ValueRange ivs) {
-          auto scope = memref::AllocaScopeOp::create(nested, loc, TypeRange{});
+          // scf.forall is an automatic allocation scope: the allocas below
+          // live for one work item.
           ImplicitLocOpBuilder ib(loc, nested);
-          ib.setInsertionPointToStart(&scope.getBodyRegion().emplaceBlock());
           Value bIdx = ivs[0], hIdx = ivs[1], qt = ivs[2];
           Value q0 = arith::MulIOp::create(ib, qt, cBM);
           Value hkv = arith::DivUIOp::create(ib, hIdx, groupSize);
@@ -249,8 +249,7 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
           // 4. O = acc / l and LSE for the rows of this tile.
           TileFinalizeOp::create(ib, rowMax, rowSum, acc, o, lse, bIdx, hIdx,
                                  q0);
-          memref::AllocaScopeReturnOp::create(ib, ValueRange{});
-          scf::InParallelOp::create(nested, loc);
+          scf::InParallelOp::create(ib);
         });
 
     Value oTensor = bufferization::ToTensorOp::create(
@@ -271,9 +270,10 @@ struct AttnTilePass : mlir::attn::impl::AttnTileBase<AttnTilePass> {
     if (vectorWidth <= 0 || qTile <= 0 || qTile % vectorWidth != 0 ||
         kTile <= 0) {
       getOperation()->emitError()
-          << "attn-tile: q-tile (" << qTile
-          << ") must be a positive multiple of vector-width (" << vectorWidth
-          << ") and k-tile (" << kTile << ") positive";
+          << "attn-tile: q-tile (" << qTile.getValue()
+          << ") must be a positive multiple of vector-width ("
+          << vectorWidth.getValue() << ") and k-tile (" << kTile.getValue()
+          << ") positive";
       return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());

@@ -145,14 +145,14 @@ TEST(CpuKernel, EmptyKeysGiveZeroOutputAndNegInfLse) {
     EXPECT_EQ(l, -std::numeric_limits<float>::infinity());
 }
 
-TEST(CpuKernel, SequentialAndParallelAgreeBitwise) {
+TEST(CpuKernel, OneThreadAndAllCoresAgreeBitwise) {
   AttentionProblem p = smallProblem();
   p.q = {2, 4, 150, 32};
   p.k = {2, 2, 90, 32};
   p.v = {2, 2, 90, 32};
   HostInputs in = test::makeInputs(p, 5);
   CpuCompileOptions sequential;
-  sequential.parallel = false;
+  sequential.numThreads = 1;
   auto a = CpuKernel::compile(p, sequential);
   auto b = CpuKernel::compile(p, {});
   ASSERT_TRUE(a && b);

@@ -49,7 +49,7 @@ struct AttentionProblem {
 
 struct CpuCompileOptions {
   int64_t qTile = 64, kTile = 64;
-  bool parallel = true;
+  unsigned numThreads = 0; ///< 0 = all cores
 };
 
 /// Dense row-major buffers of one launch. Q/K/V/O hold `dtype` elements

@@ -20,15 +20,15 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
   PassOptions::Option<int64_t> kTile{
       *this, "k-tile", llvm::cl::desc("keys per online-softmax step"),
       llvm::cl::init(64)};
-  PassOptions::Option<bool> parallel{
-      *this, "parallel",
-      llvm::cl::desc("run work items on all cores through OpenMP"),
-      llvm::cl::init(true)};
+  PassOptions::Option<unsigned> numThreads{
+      *this, "num-threads",
+      llvm::cl::desc("threads running the work items (0 = all cores)"),
+      llvm::cl::init(0)};
 };
 
 /// attn.attention (tensors) → LLVM dialect for the host CPU:
 /// attn-tile → one-shot bufferization → attn-lower-tiles-to-vector →
-/// scf.forall → OpenMP → LLVM.
+/// scf.forall → OpenMP worksharing loop → LLVM.
 void buildLowerToCpuPipeline(OpPassManager &pm,
                              const CpuPipelineOptions &options);
 

@@ -30,6 +30,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/JIT/HostAttention.h"
+#include "attn/Support/CommandLine.h"
 
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
@@ -74,24 +75,14 @@ struct Options {
 /// Parses the command line; `help` is set for --help.
 Expected<Options> parseArgs(int argc, char **argv, bool &help) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    StringRef arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
+  auto handle = [&](StringRef flag, std::optional<StringRef> v) -> llvm::Error {
+    if (flag == "--help")
       help = true;
-      return o;
-    }
-    if (arg == "--markdown") {
+    if (flag == "--markdown")
       o.markdown = true;
-      continue;
-    }
-    // Every other flag takes a value: --flag V or --flag=V.
-    auto [flag, value] = arg.split('=');
-    if (!arg.contains('=')) {
-      if (i + 1 >= argc)
-        return llvm::createStringError("unknown flag or missing value: '" +
-                                       arg + "' (see --help)");
-      value = argv[++i];
-    }
+    if (!v)
+      return llvm::Error::success();
+    StringRef value = *v;
     if (flag == "--dtype") {
       std::optional<ElementType> type = parseElementType(value);
       if (!type)
@@ -111,7 +102,10 @@ Expected<Options> parseArgs(int argc, char **argv, bool &help) {
       return llvm::createStringError("unknown flag '" + flag +
                                      "' (see --help)");
     }
-  }
+    return llvm::Error::success();
+  };
+  if (llvm::Error e = forEachFlag(argc, argv, {"--markdown"}, handle))
+    return std::move(e);
   return o;
 }
 

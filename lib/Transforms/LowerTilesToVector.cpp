@@ -36,8 +36,6 @@ using namespace mlir::attn;
 
 namespace {
 
-constexpr double kLog2e = 1.4426950408889634;
-constexpr double kLn2 = 0.6931471805599453;
 
 /// Registers available for accumulators in one register block (of 32 zmm
 /// registers, leave room for the loaded operand vectors and a broadcast).

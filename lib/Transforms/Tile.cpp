@@ -35,8 +35,6 @@ using namespace mlir::attn;
 
 namespace {
 
-/// log2(e): scores are kept in log2 units so that exp2 replaces exp.
-constexpr double kLog2e = 1.4426950408889634;
 
 int64_t roundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 

@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/JIT/HostAttention.h"
+#include "attn/Support/CommandLine.h"
 #include "attn/Support/Npy.h"
 
 #include "llvm/ADT/StringMap.h"
@@ -82,38 +83,25 @@ Expected<Options> parseArgs(int argc, char **argv, bool &help) {
   llvm::StringMap<std::string *> paths = {
       {"--q", &o.q},   {"--k", &o.k},     {"--v", &o.v},
       {"--out", &o.out}, {"--lse", &o.lse}, {"--mask", &o.mask}};
-  for (int i = 1; i < argc; ++i) {
-    StringRef arg = argv[i], value;
-    if (arg == "--help" || arg == "-h") {
+  auto handle = [&](StringRef flag, std::optional<StringRef> v) -> Error {
+    if (flag == "--help")
       help = true;
-      return o;
-    }
-    if (arg == "--check") {
+    if (flag == "--check")
       o.check = true;
-      continue;
-    }
-    // Every other flag takes a value: --flag V or --flag=V.
-    auto [flag, inlineValue] = arg.split('=');
-    if (!flag.starts_with("--"))
-      return badFlag("unexpected argument '" + arg + "'");
-    if (arg.contains('=')) {
-      value = inlineValue;
-    } else {
-      if (i + 1 >= argc)
-        return badFlag(flag + " expects a value");
-      value = argv[++i];
-    }
+    if (!v)
+      return Error::success();
+    StringRef value = *v;
     if (auto it = paths.find(flag); it != paths.end()) {
       if (value.empty())
         return badFlag(flag + " expects a file name");
       *it->second = value.str();
     } else if (flag == "--scale" || flag == "--softcap") {
-      Expected<double> v = parseDouble(flag, value);
-      if (!v)
-        return v.takeError();
-      if (*v <= 0)
+      Expected<double> d = parseDouble(flag, value);
+      if (!d)
+        return d.takeError();
+      if (*d <= 0)
         return badFlag(flag + " must be positive, got '" + value + "'");
-      (flag == "--scale" ? o.scale : o.softcap) = *v;
+      (flag == "--scale" ? o.scale : o.softcap) = *d;
     } else if (flag == "--causal") {
       if (value == "top-left")
         o.causal = AttentionProblem::Causal::TopLeft;
@@ -140,19 +128,24 @@ Expected<Options> parseArgs(int argc, char **argv, bool &help) {
                        value + "'");
       o.backend = value.str();
     } else if (flag == "--repeat" || flag == "--q-tile" || flag == "--k-tile") {
-      Expected<int64_t> v = parseInt(flag, value);
-      if (!v)
-        return v.takeError();
-      if (*v < (flag == "--repeat" ? 0 : 1))
+      Expected<int64_t> n = parseInt(flag, value);
+      if (!n)
+        return n.takeError();
+      bool repeat = flag == "--repeat";
+      if (*n < (repeat ? 0 : 1))
         return badFlag(flag + " must be " +
-                       (flag == "--repeat" ? "non-negative" : "positive") +
-                       ", got '" + value + "'");
-      (flag == "--repeat" ? o.repeat : flag == "--q-tile" ? o.qTile : o.kTile) =
-          *v;
+                       (repeat ? "non-negative" : "positive") + ", got '" +
+                       value + "'");
+      (repeat ? o.repeat : flag == "--q-tile" ? o.qTile : o.kTile) = *n;
     } else {
       return badFlag("unknown flag '" + flag + "'");
     }
-  }
+    return Error::success();
+  };
+  if (Error e = forEachFlag(argc, argv, {"--check"}, handle))
+    return std::move(e);
+  if (help)
+    return o;
   for (auto [flag, path] : {std::pair<StringRef, std::string *>{"--q", &o.q},
                             {"--k", &o.k},
                             {"--v", &o.v},

@@ -19,6 +19,11 @@
 #include "attn/Dialect/AttnOps.h.inc"
 
 namespace mlir::attn {
+/// Scores are kept in log2 units (scaled by log2(e)) so that exp2 replaces
+/// exp; ln(2) converts back.
+constexpr double kLog2e = 1.4426950408889634;
+constexpr double kLn2 = 0.6931471805599453;
+
 /// Optional f64 attributes (scale, softcap) as doubles.
 inline std::optional<double> toDouble(std::optional<llvm::APFloat> f) {
   if (!f)

@@ -276,21 +276,31 @@ private:
           {op.getValue(), valueStage, valueDim}}) {
       Type srcType = cast<MemRefType>(src.getType()).getElementType();
       auto srcVec = VectorType::get({e.width}, srcType);
-      int64_t full = depth / e.width * e.width;
+      auto srcScalar = [&](double v) {
+        return arith::ConstantOp::create(
+            b, DenseElementsAttr::get(srcVec, b.getFloatAttr(srcType, v)));
+      };
       e.loop(e.idx(0), e.idx(bn), {}, [&](Value j, ValueRange) {
         Value key = keyIndex(j);
-        for (int64_t d = 0; d < full; d += e.width) {
-          Value x = vector::LoadOp::create(
-              b, srcVec, src,
-              ValueRange{op.getBatch(), op.getKvHead(), key, e.idx(d)});
-          e.storeVec(arith::ExtFOp::create(b, e.vecType, x), dst,
-                     {j, e.idx(d)});
+        for (int64_t d = 0; d < depth; d += e.width) {
+          SmallVector<Value> at = {op.getBatch(), op.getKvHead(), key,
+                                   e.idx(d)};
+          if (d + e.width <= depth) {
+            Value x = vector::LoadOp::create(b, srcVec, src, at);
+            e.storeVec(arith::ExtFOp::create(b, e.vecType, x), dst,
+                       {j, e.idx(d)});
+            continue;
+          }
+          // The row's tail: masked lanes are neither read nor written.
+          Value mask = vector::ConstantMaskOp::create(
+              b, VectorType::get({e.width}, b.getI1Type()),
+              b.getDenseI64ArrayAttr({depth - d}));
+          Value x = vector::MaskedLoadOp::create(b, srcVec, src, at, mask,
+                                                 srcScalar(0.0));
+          vector::MaskedStoreOp::create(
+              b, dst, ValueRange{j, e.idx(d)}, mask,
+              arith::ExtFOp::create(b, e.vecType, x));
         }
-        for (int64_t d = full; d < depth; ++d)
-          memref::StoreOp::create(
-              b,
-              e.loadF32(src, {op.getBatch(), op.getKvHead(), key, e.idx(d)}),
-              dst, ValueRange{j, e.idx(d)});
         return SmallVector<Value>{};
       });
     }

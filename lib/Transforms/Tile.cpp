@@ -56,6 +56,32 @@ void assertSameSize(ImplicitLocOpBuilder &b, Value a, Value c,
   cf::AssertOp::create(b, eq, ("attn.attention: " + what).str());
 }
 
+/// Query tile BM for `op`: a multiple of the vector width, no larger than
+/// needed for a short static Sq (decoding).
+int64_t queryTileRows(AttentionOp op, int64_t qTile, int64_t vectorWidth) {
+  int64_t sq = op.getQuery().getType().getShape()[2];
+  if (ShapedType::isDynamic(sq))
+    return qTile;
+  return std::min(qTile, std::max(vectorWidth, roundUp(sq, vectorWidth)));
+}
+
+/// Largest per-work-item scratch accepted: the work items run on OpenMP
+/// worker threads, whose stacks are a few MiB.
+constexpr int64_t kMaxScratchBytes = 2 << 20;
+
+/// Stack bytes one work item of `op` uses on the CPU backend: the Q tile,
+/// m, l, acc and the score tile, plus the f32 staging of K and V tiles for
+/// 16-bit storage types.
+int64_t scratchBytes(AttentionOp op, int64_t bm, int64_t bn) {
+  auto q = op.getQuery().getType();
+  int64_t d = q.getShape()[3];
+  int64_t dv = op.getValue().getType().getShape()[3];
+  int64_t floats = d * bm + 2 * bm + dv * bm + bn * bm;
+  if (!q.getElementType().isF32())
+    floats += bn * (d + dv);
+  return 4 * floats;
+}
+
 struct TileAttention : OpRewritePattern<AttentionOp> {
   TileAttention(MLIRContext *ctx, int64_t qTile, int64_t kTile,
                 int64_t vectorWidth)
@@ -71,11 +97,7 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
     int64_t valueDim =
         cast<RankedTensorType>(op.getValue().getType()).getShape()[3];
 
-    // Query tile BM: a multiple of the vector width, no larger than needed
-    // for a short static Sq (decoding).
-    int64_t bm = qTile;
-    if (!ShapedType::isDynamic(qs[2]))
-      bm = std::min(bm, std::max(vectorWidth, roundUp(qs[2], vectorWidth)));
+    int64_t bm = queryTileRows(op, qTile, vectorWidth);
     int64_t bn = kTile;
 
     // Operands as buffers, results as fresh buffers.
@@ -274,6 +296,20 @@ struct AttnTilePass : mlir::attn::impl::AttnTileBase<AttnTilePass> {
           << ") positive";
       return signalPassFailure();
     }
+    WalkResult tooLarge = getOperation()->walk([&](AttentionOp op) {
+      int64_t bm = queryTileRows(op, qTile, vectorWidth);
+      int64_t bytes = scratchBytes(op, bm, kTile);
+      if (bytes <= kMaxScratchBytes)
+        return WalkResult::advance();
+      op.emitError() << "attn-tile: a " << bm << "x" << kTile.getValue()
+                     << " tile needs " << llvm::divideCeil(bytes, 1024)
+                     << " KiB of scratch per work item, more than the "
+                     << kMaxScratchBytes / 1024
+                     << " KiB limit; use a smaller q-tile or k-tile";
+      return WalkResult::interrupt();
+    });
+    if (tooLarge.wasInterrupted())
+      return signalPassFailure();
     RewritePatternSet patterns(&getContext());
     patterns.add<TileAttention>(&getContext(), qTile, kTile, vectorWidth);
     walkAndApplyPatterns(getOperation(), std::move(patterns));

@@ -430,3 +430,34 @@ func.func @tile_finalize_f16(%m: memref<16xf32>, %l: memref<16xf32>, %acc: memre
   attn.tile_finalize state(%m, %l, %acc) into %o, %lse at(%b, %h, %q0) : memref<16xf32>, memref<16x16xf32>, memref<1x8x?x16xf16>, memref<1x8x?xf32>
   return
 }
+
+// ----------------------------------------------------------------------------
+// 16-bit K and V (bf16, D = 40, Dv = 16) are staged once per key tile into
+// f32 buffers allocated at the start of the allocation scope: full vectors
+// of 16 elements, then the row's tail (40 = 2·16 + 8) through a mask of 8
+// lanes; the score loop then broadcasts f32 values from the stage.
+// CHECK-LABEL: func.func @tile_update_bf16_staged(
+// CHECK-SAME:      %[[QT:[^:]+]]: memref<40x16xf32>, %[[K:[^:]+]]: memref<1x2x?x40xbf16>, %[[V:[^:]+]]: memref<1x2x?x16xbf16>
+// CHECK-DAG:     %[[VSTAGE:.+]] = memref.alloca() {alignment = 64 : i64} : memref<8x16xf32>
+// CHECK-DAG:     %[[KSTAGE:.+]] = memref.alloca() {alignment = 64 : i64} : memref<8x40xf32>
+// CHECK:         scf.for %[[J:.+]] = %{{.+}} to %{{.+}} step
+// CHECK:           %[[K0:.+]] = vector.load %[[K]][{{.*}}] : memref<1x2x?x40xbf16>, vector<16xbf16>
+// CHECK-NEXT:      %[[K0F:.+]] = arith.extf %[[K0]] : vector<16xbf16> to vector<16xf32>
+// CHECK-NEXT:      vector.store %[[K0F]], %[[KSTAGE]][%[[J]], %{{.+}}] : memref<8x40xf32>, vector<16xf32>
+// CHECK:           %[[TAIL:.+]] = vector.constant_mask [8] : vector<16xi1>
+// CHECK-NEXT:      %[[KT:.+]] = vector.maskedload %[[K]][{{.*}}], %[[TAIL]], %{{.+}} : memref<1x2x?x40xbf16>, vector<16xi1>, vector<16xbf16> into vector<16xbf16>
+// CHECK-NEXT:      %[[KTF:.+]] = arith.extf %[[KT]] : vector<16xbf16> to vector<16xf32>
+// CHECK-NEXT:      vector.maskedstore %[[KSTAGE]][%[[J]], %{{.+}}], %[[TAIL]], %[[KTF]] : memref<8x40xf32>, vector<16xi1>, vector<16xf32>
+// CHECK:         scf.for
+// CHECK:           vector.load %[[V]][{{.*}}] : memref<1x2x?x16xbf16>, vector<16xbf16>
+// CHECK:           vector.store %{{.+}}, %[[VSTAGE]]
+// The score loop reads the staged keys.
+// CHECK:         scf.for %[[D:.+]] = {{.*}} iter_args(
+// CHECK:           memref.load %[[KSTAGE]][%{{.+}}, %[[D]]] : memref<8x40xf32>
+// CHECK-NOT:       memref.load %[[K]]
+// CHECK:         return
+func.func @tile_update_bf16_staged(%qt: memref<40x16xf32>, %k: memref<1x2x?x40xbf16>, %v: memref<1x2x?x16xbf16>, %s: memref<8x16xf32>, %m: memref<16xf32>, %l: memref<16xf32>, %acc: memref<16x16xf32>, %b: index, %h: index, %hkv: index, %q0: index, %k0: index, %sq: index) {
+  attn.tile_update %qt, %k, %v scratch %s state(%m, %l, %acc) at(%b, %h, %hkv, %q0, %k0) query_length %sq
+      : memref<40x16xf32>, memref<1x2x?x40xbf16>, memref<1x2x?x16xbf16>, memref<8x16xf32>, memref<16xf32>, memref<16x16xf32>
+  return
+}

@@ -11,6 +11,11 @@
 // RUN: not attn-opt %s -attn-tile='q-tile=24' 2>&1 | FileCheck %s --check-prefix=ERR
 // RUN: not attn-opt %s -attn-tile='k-tile=0' 2>&1 | FileCheck %s --check-prefix=ERR-K
 // RUN: not attn-opt %s -attn-tile='q-tile=0' 2>&1 | FileCheck %s --check-prefix=ERR-Q0
+// Per-work-item scratch above 2 MiB: for the first function (D = Dv = 64,
+// f16, Sq = 100 so BM = min(1024, 112) = 112) with BN = 4096:
+// 4·(64·112 + 2·112 + 64·112 + 4096·112) + 4·4096·(64 + 64) bytes = 3897 KiB.
+// RUN: not attn-opt %s -attn-tile='q-tile=1024 k-tile=4096' 2>&1 | FileCheck %s --check-prefix=ERR-SCRATCH
+// ERR-SCRATCH: error: attn-tile: a 112x4096 tile needs 3897 KiB of scratch per work item, more than the 2048 KiB limit; use a smaller q-tile or k-tile
 // ERR: error: attn-tile: q-tile (24) must be a positive multiple of vector-width (16) and k-tile (64) positive
 // ERR-K: error: attn-tile: q-tile (64) must be a positive multiple of vector-width (16) and k-tile (0) positive
 // ERR-Q0: error: attn-tile: q-tile (0) must be a positive multiple of vector-width (16) and k-tile (64) positive

@@ -60,7 +60,10 @@ def AttnTile : Pass<"attn-tile"> {
 
     The query tile shrinks to the query length (rounded up to the vector
     width) when that is static and smaller, so decoding (`Sq = 1`) does not
-    pay for a full tile.
+    pay for a full tile. Tiles whose per-work-item scratch (Q tile, state,
+    scores and, for 16-bit types, the f32 K/V staging of the CPU backend)
+    exceeds 2 MiB are rejected with an error: work items run on threads
+    with small stacks.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(cmake ninja-build g++ python3 zlib1g-dev libzstd-dev libgtest-dev
           libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools lld-22
-          libomp-22-dev libopenblas-dev)
+          libomp-22-dev libopenblas-dev nlohmann-json3-dev)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

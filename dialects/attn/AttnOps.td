@@ -55,7 +55,9 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure]> {
     * a float mask operand adds its value; `-inf` removes the key.
 
     Attributes: `scale` (f64, > 0, default `1/sqrt(D)`), `causal`, `window`
-    (two entries ≥ −1), `softcap` (f64, > 0). Computation is in f32 whatever
+    (two entries in [−1, 2³¹ − 1]), `softcap` (f64, > 0). The kernels fold
+    `scale` (or `scale / softcap`) and `softcap` into f32 constants, which
+    must be finite normal f32 numbers. Computation is in f32 whatever
     the storage type; the output is rounded once to the storage type. A query
     row with no kept key yields `O = 0` and `LSE = −inf` (never NaN); `Sk = 0`
     is such a case for every row.
@@ -99,9 +101,6 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure]> {
   let extraClassDeclaration = [{
     /// The softmax scale: the `scale` attribute, or 1/sqrt(D) when absent.
     double getEffectiveScale();
-    /// Window bounds (left, right); -1 means unbounded on that side.
-    int64_t getWindowLeft();
-    int64_t getWindowRight();
     /// Number of query heads that share one key/value head (Hq / Hkv).
     int64_t getGroupSize();
   }];
@@ -118,15 +117,15 @@ class Attn_TileOp<string mnemonic, list<Trait> traits = []>
     The tile ops work on one work item: batch `b`, query head `h`, and the
     query tile of `BM` rows starting at `q_begin` (rows past `Sq` are
     padding that is computed but never stored). They share the state of
-    FlashAttention-2's online softmax, kept in log2 units (scores multiplied
-    by `log2(e)` so that `exp2` replaces `exp`):
+    FlashAttention-2's online softmax; scores are in natural units and
+    `exp(x)` is computed as `exp2(x·log2(e))`:
 
     * `q_tile : memref<D x BM x f32>` — the query tile, transposed and
       pre-multiplied by `q_scale`;
     * `row_max : memref<BM x f32>` — `m`, the running row maximum of the
-      (log2-scaled) scores;
+      scores;
     * `row_sum : memref<BM x f32>` — `l`, the running sum of
-      `exp2(s − m)`;
+      `exp(s − m)`;
     * `acc : memref<Dv x BM x f32>` — the unnormalized output, transposed.
 
     Queries are the fastest-varying dimension of every state buffer, so a
@@ -144,14 +143,14 @@ def Attn_TileInitOp : Attn_TileOp<"tile_init", [
     q_begin + r, d]` (0 for rows past `Sq`), `m = −inf`, `l = 0`,
     `acc = 0`.
 
-    `q_scale` is `scale · log2(e)`, or `scale / softcap` when a soft-cap is
-    applied by `attn.tile_update`.
+    `q_scale` is `scale`, or `scale / softcap` when a soft-cap is applied by
+    `attn.tile_update`.
 
     Example:
 
     ```mlir
     attn.tile_init %q[%b, %h, %q0] into %qt state(%m, %l, %acc)
-        {q_scale = 0.18033688011112042 : f64}
+        {q_scale = 0.125 : f64}
         : memref<1x8x?x64xf16>, memref<64x64xf32>, memref<64xf32>, memref<64x64xf32>
     ```
   }];
@@ -182,15 +181,18 @@ def Attn_TileUpdateOp : Attn_TileOp<"tile_update", [
     is Sq, which places the causal/window diagonal):
 
     1. `S[j][r] = Σ_d K[b, kv_head, k_begin + j, d] · q_tile[d][r]`;
-    2. with `softcap = c`: `S = c·log2(e) · tanh(S)` (Q was pre-scaled by
+    2. with `softcap = c`: `S = c · tanh(S)` (Q was pre-scaled by
        `scale / c`);
     3. masked tiles only (`masked` present): keys past `Sk` and keys that
        `causal`/`window` remove for row `q_begin + r` become `−inf`; the
-       `mask` operand, if any, removes keys (i1) or adds `log2(e) · bias`
-       (float);
+       `mask` operand, if any, removes keys (i1) or adds its bias (float);
     4. `m' = max(m, rowmax(S))`;
-    5. `P = exp2(S − m')`, `α = exp2(m − m')`, `l = α·l + rowsum(P)`;
+    5. `P = exp2((S − m')·log2(e))`, `α = exp2((m − m')·log2(e))`,
+       `l = α·l + rowsum(P)` (subtracting first keeps huge finite scores,
+       e.g. from a `finfo.min` bias, exact);
     6. `acc = α·acc + Vᵀ·P`, `m = m'`.
+
+    A mask operand requires `masked`.
 
     A row whose scores are all `−inf` keeps `m = −inf`; the update then uses
     0 in place of `m'` so that no `−inf − (−inf)` is ever formed.
@@ -239,8 +241,8 @@ def Attn_TileFinalizeOp : Attn_TileOp<"tile_finalize", [
 
     For every row `r` of the tile that lies inside `Sq`:
     `O[b, h, q_begin + r, :] = l > 0 ? acc[:, r] / l : 0` rounded once to
-    O's element type, and `LSE[b, h, q_begin + r] = l > 0 ? ln(2)·m + ln(l)
-    : −inf` (the natural-log LSE of the original scores).
+    O's element type, and `LSE[b, h, q_begin + r] = l > 0 ? m + ln(l) :
+    −inf` (natural log).
 
     Example:
 

@@ -1,6 +1,7 @@
 //===- Attn.cpp - attn dialect, attributes and op verifiers ---------------===//
 
 #include "attn/Dialect/Attn.h"
+#include "attn/Dialect/Masks.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -65,16 +66,6 @@ double AttentionOp::getEffectiveScale() {
   return 1.0 / std::sqrt(static_cast<double>(d));
 }
 
-int64_t AttentionOp::getWindowLeft() {
-  std::optional<ArrayRef<int64_t>> w = getWindow();
-  return w ? (*w)[0] : -1;
-}
-
-int64_t AttentionOp::getWindowRight() {
-  std::optional<ArrayRef<int64_t>> w = getWindow();
-  return w ? (*w)[1] : -1;
-}
-
 int64_t AttentionOp::getGroupSize() {
   return getQuery().getType().getShape()[1] / getKey().getType().getShape()[1];
 }
@@ -134,17 +125,33 @@ LogicalResult AttentionOp::verify() {
                          << "], got D = " << qs[3] << ", Dv = " << vs[3];
 
   // 4. Attributes.
-  if (std::optional<double> s = toDouble(getScale()); s && !(*s > 0.0 && std::isfinite(*s)))
-    return emitOpError() << "scale must be positive and finite, got " << *s;
-  if (std::optional<double> c = toDouble(getSoftcap()); c && !(*c > 0.0 && std::isfinite(*c)))
-    return emitOpError() << "softcap must be positive and finite, got " << *c;
+  std::optional<double> scale = toDouble(getScale());
+  std::optional<double> softcap = toDouble(getSoftcap());
+  if (scale && !(*scale > 0.0 && std::isfinite(*scale)))
+    return emitOpError() << "scale must be positive and finite, got " << *scale;
+  if (softcap && !(*softcap > 0.0 && std::isfinite(*softcap)))
+    return emitOpError() << "softcap must be positive and finite, got "
+                         << *softcap;
+  // The kernels fold these into f32 constants (the Q pre-scale and the
+  // soft-cap factor).
+  auto isNormalF32 = [](double x) { return std::isnormal(float(x)); };
+  double effectiveScale = getEffectiveScale();
+  if (!isNormalF32(softcap ? effectiveScale / *softcap : effectiveScale) ||
+      (softcap && !isNormalF32(*softcap)))
+    return emitOpError() << "scale " << effectiveScale << " and softcap "
+                         << (softcap ? *softcap : 0.0)
+                         << " are out of range: the Q pre-scale (scale, or "
+                         << "scale/softcap) and softcap must be finite normal "
+                         << "f32 numbers";
   if (std::optional<ArrayRef<int64_t>> w = getWindow()) {
     if (w->size() != 2)
       return emitOpError() << "window must have two entries (left, right), got "
                            << w->size();
-    if ((*w)[0] < -1 || (*w)[1] < -1)
-      return emitOpError() << "window entries must be >= -1 (-1 = unbounded), "
-                           << "got (" << (*w)[0] << ", " << (*w)[1] << ")";
+    if ((*w)[0] < -1 || (*w)[1] < -1 || (*w)[0] > kMaxWindow ||
+        (*w)[1] > kMaxWindow)
+      return emitOpError() << "window entries must be in [-1, " << kMaxWindow
+                           << "] (-1 = unbounded), got (" << (*w)[0] << ", "
+                           << (*w)[1] << ")";
   }
 
   // 5. The mask operand, broadcastable to [B, Hq, Sq, Sk].
@@ -235,9 +242,21 @@ static LogicalResult verifyState(Operation *op, Value rowMax, Value acc,
   return success();
 }
 
+/// The head dim (dim 3) of a rank-4 operand must be static: the tile code is
+/// specialized on it.
+static LogicalResult checkStaticHeadDim(Operation *op, StringRef name,
+                                        Value value) {
+  auto t = cast<MemRefType>(value.getType());
+  if (!ShapedType::isDynamic(t.getShape()[3]))
+    return success();
+  return op->emitOpError() << "expects " << name << " with a static head dim, "
+                           << "got " << t;
+}
+
 LogicalResult TileInitOp::verify() {
   if (failed(checkRank(*this, "query", getQuery(), 4)) ||
-      failed(checkStorageType(*this, "query", getQuery())))
+      failed(checkStorageType(*this, "query", getQuery())) ||
+      failed(checkStaticHeadDim(*this, "query", getQuery())))
     return failure();
   auto q = cast<MemRefType>(getQuery().getType());
   int64_t bm = cast<MemRefType>(getRowMax().getType()).getShape()[0];
@@ -252,7 +271,9 @@ LogicalResult TileUpdateOp::verify() {
       failed(checkRank(*this, "value", getValue(), 4)))
     return failure();
   if (failed(checkStorageType(*this, "key", getKey())) ||
-      failed(checkStorageType(*this, "value", getValue())))
+      failed(checkStorageType(*this, "value", getValue())) ||
+      failed(checkStaticHeadDim(*this, "key", getKey())) ||
+      failed(checkStaticHeadDim(*this, "value", getValue())))
     return failure();
   Type keyType = cast<MemRefType>(getKey().getType()).getElementType();
   Type valueType = cast<MemRefType>(getValue().getType()).getElementType();
@@ -262,6 +283,9 @@ LogicalResult TileUpdateOp::verify() {
   if (Value mask = getMask()) {
     if (failed(checkRank(*this, "mask", mask, 4)))
       return failure();
+    if (!getMasked())
+      return emitOpError() << "with a mask operand must be `masked` (the mask "
+                           << "is only evaluated on masked tiles)";
     Type m = cast<MemRefType>(mask.getType()).getElementType();
     if (!m.isInteger(1) && !isStorageType(m))
       return emitOpError() << "expects a mask of i1 (keep) or f32, f16, bf16 "
@@ -280,7 +304,8 @@ LogicalResult TileUpdateOp::verify() {
 LogicalResult TileFinalizeOp::verify() {
   if (failed(checkRank(*this, "output", getOutput(), 4)) ||
       failed(checkRank(*this, "lse", getLse(), 3)) ||
-      failed(checkStorageType(*this, "output", getOutput())))
+      failed(checkStorageType(*this, "output", getOutput())) ||
+      failed(checkStaticHeadDim(*this, "output", getOutput())))
     return failure();
   Type lseType = cast<MemRefType>(getLse().getType()).getElementType();
   if (!lseType.isF32())

@@ -7,17 +7,8 @@
 using namespace mlir;
 using namespace mlir::attn;
 
-std::pair<int64_t, int64_t>
-mlir::attn::getWindowBounds(std::optional<ArrayRef<int64_t>> w) {
-  if (!w)
-    return {-1, -1};
-  return {(*w)[0], (*w)[1]};
-}
-
-KeyBand KeyBand::build(OpBuilder &b, Location loc,
-                       std::optional<CausalAlignment> causal,
-                       int64_t windowLeft, int64_t windowRight, Value sq,
-                       Value sk) {
+KeyBand KeyBand::build(OpBuilder &b, Location loc, CausalAlignmentAttr causal,
+                       DenseI64ArrayAttr window, Value sq, Value sk) {
   KeyBand band;
   auto cst = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
@@ -38,15 +29,26 @@ KeyBand KeyBand::build(OpBuilder &b, Location loc,
     bound = isUpper ? arith::MinSIOp::create(b, loc, *bound, v).getResult()
                     : arith::MaxSIOp::create(b, loc, *bound, v).getResult();
   };
-  if (causal == CausalAlignment::TopLeft)
+  int64_t left = window ? window[0] : -1, right = window ? window[1] : -1;
+  if (causal && causal.getValue() == CausalAlignment::TopLeft)
     tighten(band.hi, cst(0), /*isUpper=*/true);
-  if (causal == CausalAlignment::BottomRight)
+  if (causal && causal.getValue() == CausalAlignment::BottomRight)
     tighten(band.hi, getDiag(), /*isUpper=*/true);
-  if (windowRight >= 0)
-    tighten(band.hi, arith::AddIOp::create(b, loc, getDiag(), cst(windowRight)),
+  if (right >= 0)
+    tighten(band.hi, arith::AddIOp::create(b, loc, getDiag(), cst(right)),
             /*isUpper=*/true);
-  if (windowLeft >= 0)
-    tighten(band.lo, arith::SubIOp::create(b, loc, getDiag(), cst(windowLeft)),
+  if (left >= 0)
+    tighten(band.lo, arith::SubIOp::create(b, loc, getDiag(), cst(left)),
             /*isUpper=*/false);
+  // Clamp into [−Sq, Sk] (see the header).
+  Value negSq;
+  for (std::optional<Value> *bound : {&band.lo, &band.hi}) {
+    if (!*bound)
+      continue;
+    if (!negSq)
+      negSq = arith::SubIOp::create(b, loc, cst(0), sq);
+    *bound = arith::MinSIOp::create(
+        b, loc, arith::MaxSIOp::create(b, loc, **bound, negSq), sk);
+  }
   return band;
 }

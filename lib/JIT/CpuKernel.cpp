@@ -37,11 +37,12 @@ class DiagnosticCollector {
 public:
   explicit DiagnosticCollector(MLIRContext &ctx)
       : handler(&ctx, [this](Diagnostic &d) {
+          // One line per diagnostic, notes folded in ("; note: ...").
           if (!text.empty())
-            text += "\n";
+            text += "; ";
           text += d.str();
           for (Diagnostic &note : d.getNotes())
-            text += "\n  note: " + note.str();
+            text += "; note: " + note.str();
           return success();
         }) {}
   Error takeError(llvm::StringRef what) {
@@ -160,6 +161,8 @@ MLIRContext *createContext() {
   mlir::attn::registerAllDialects(registry);
   auto *ctx = new MLIRContext(registry, MLIRContext::Threading::DISABLED);
   ctx->loadAllAvailableDialects();
+  // Errors go to users as one line: no IR dump attached to them.
+  ctx->printOpOnDiagnostic(false);
   return ctx;
 }
 

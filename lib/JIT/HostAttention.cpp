@@ -170,7 +170,9 @@ Expected<CheckReport> checkOutputs(const HostInputs &in,
 }
 
 double attentionFlops(const AttentionProblem &p) {
-  double flops = 4.0 * double(p.q[0]) * p.q[1] * p.q[2] * p.k[2] * p.q[3];
+  // Q·Kᵀ and P·V: 2·B·Hq·Sq·Sk·(D + Dv), i.e. 4·B·Hq·Sq·Sk·D when Dv = D.
+  double flops =
+      2.0 * double(p.q[0]) * p.q[1] * p.q[2] * p.k[2] * (p.q[3] + p.v[3]);
   return p.causal == AttentionProblem::Causal::None ? flops : flops / 2;
 }
 

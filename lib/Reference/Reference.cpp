@@ -129,12 +129,15 @@ Expected<Dims> validate(const HostTensor &q, const HostTensor &k,
   if (!(cfg.softcap >= 0.0) || !std::isfinite(cfg.softcap))
     return makeError("softcap must be finite and >= 0 (0 = none), got " +
                      formatDouble(cfg.softcap));
-  if (cfg.windowLeft < -1)
-    return makeError("windowLeft must be -1 (unbounded) or >= 0, got " +
-                     Twine(cfg.windowLeft));
-  if (cfg.windowRight < -1)
-    return makeError("windowRight must be -1 (unbounded) or >= 0, got " +
-                     Twine(cfg.windowRight));
+  // Windows are key counts; bounding them keeps the band arithmetic of
+  // isKept (i + Sk − Sq ± window) far from int64 overflow.
+  constexpr int64_t maxWindow = (int64_t(1) << 31) - 1;
+  if (cfg.windowLeft < -1 || cfg.windowLeft > maxWindow)
+    return makeError("windowLeft must be -1 (unbounded) or in [0, " +
+                     Twine(maxWindow) + "], got " + Twine(cfg.windowLeft));
+  if (cfg.windowRight < -1 || cfg.windowRight > maxWindow)
+    return makeError("windowRight must be -1 (unbounded) or in [0, " +
+                     Twine(maxWindow) + "], got " + Twine(cfg.windowRight));
   return dims;
 }
 
@@ -307,8 +310,10 @@ ErrorCheck checkAgainstReference(ArrayRef<double> out, ArrayRef<double> ref,
     maxErr = std::max(maxErr, elementError(out[i], ref[i]));
     naiveErr = std::max(naiveErr, elementError(naive[i], ref[i]));
   }
+  // An infinite bound (the naive implementation overflowed) proves nothing:
+  // such a check fails rather than accepting any output.
   double bound = 2.0 * naiveErr + floor;
-  return {maxErr, naiveErr, bound, maxErr <= bound};
+  return {maxErr, naiveErr, bound, std::isfinite(bound) && maxErr <= bound};
 }
 
 } // namespace attn

@@ -20,6 +20,8 @@ llvm::Error forEachFlag(
       continue;
     }
     auto [flag, inlineValue] = arg.split('=');
+    if (llvm::is_contained(switches, flag) || flag == "--help")
+      return llvm::createStringError(flag + " takes no value (see --help)");
     if (!flag.starts_with("--"))
       return llvm::createStringError("unexpected argument '" + arg +
                                      "' (see --help)");

@@ -15,11 +15,14 @@
 
 #include "attn/Dialect/Masks.h"
 #include "attn/Transforms/Passes.h"
+#include "attn/Transforms/Utils.h"
 
 #include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "llvm/ADT/SetVector.h"
+#include "llvm/Support/MathExtras.h"
 
 #include <cmath>
 #include <limits>
@@ -36,6 +39,10 @@ using namespace mlir::attn;
 
 namespace {
 
+
+/// Per-work-item scratch limit: work items run on OpenMP worker threads,
+/// whose stacks are a few MiB.
+constexpr int64_t kMaxScratchBytes = 2 << 20;
 
 /// Registers available for accumulators in one register block (of 32 zmm
 /// registers, leave room for the loaded operand vectors and a broadcast).
@@ -58,10 +65,7 @@ public:
   }
   Value negInf() { return splat(-std::numeric_limits<double>::infinity()); }
   Value dim(Value memref, int64_t i) {
-    int64_t d = cast<MemRefType>(memref.getType()).getShape()[i];
-    if (!ShapedType::isDynamic(d))
-      return idx(d);
-    return memref::DimOp::create(b, memref, i);
+    return getDimValue(b, b.getLoc(), memref, i);
   }
   Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
   Value sub(Value x, Value y) { return arith::SubIOp::create(b, x, y); }
@@ -339,11 +343,8 @@ private:
     std::optional<KeyBand> band;
     SmallVector<Value> lanes;
     if (op.getMasked()) {
-      auto [left, right] = getWindowBounds(op.getWindow());
-      std::optional<CausalAlignment> causal;
-      if (op.getCausalAttr())
-        causal = op.getCausalAttr().getValue();
-      band = KeyBand::build(b, b.getLoc(), causal, left, right, sq, sk);
+      band = KeyBand::build(b, b.getLoc(), op.getCausalAttr(),
+                            op.getWindowAttr(), sq, sk);
       for (int64_t c = 0; c < cols; ++c)
         lanes.push_back(queryLanes(c));
     }
@@ -374,10 +375,10 @@ private:
         Value kj = e.add(op.getKBegin(), j);
         for (int64_t c = 0; c < cols; ++c) {
           Value s = accs[r * cols + c];
-          // 2. s = c·log2(e)·tanh(s), Q having been scaled by scale / c.
+          // 2. s = c·tanh(s), Q having been scaled by scale / c.
           if (softcap)
             s = arith::MulFOp::create(b, math::TanhOp::create(b, s),
-                                      e.splat(*softcap * kLog2e));
+                                      e.splat(*softcap));
           if (band)
             s = applyBand(s, kj, *band, lanes[c]);
           e.storeVec(s, op.getScores(), {j, e.idx(c * e.width)});
@@ -412,7 +413,7 @@ private:
   }
 
   /// 3'. The mask operand (broadcast over its size-1 dims): an i1 mask
-  ///     removes keys, a float mask adds log2(e)·bias.
+  ///     removes keys, a float mask adds its bias.
   void emitMaskOperand() {
     Value mask = op.getMask();
     bool isKeep = cast<MemRefType>(mask.getType()).getElementType().isInteger(1);
@@ -430,7 +431,6 @@ private:
     Value mb = broadcastIndex(0, op.getBatch());
     Value mh = broadcastIndex(1, op.getHead());
     Value negInf = e.f32(-std::numeric_limits<double>::infinity());
-    Value log2e = e.f32(kLog2e);
     e.loop(e.idx(0), e.idx(bm), {}, [&](Value r, ValueRange) {
       Value mq = broadcastIndex(2, e.minIdx(e.add(op.getQBegin(), r), lastQuery));
       e.loop(e.idx(0), e.idx(bn), {}, [&](Value j, ValueRange) {
@@ -442,7 +442,7 @@ private:
         } else {
           if (!m.getType().isF32())
             m = arith::ExtFOp::create(b, b.getF32Type(), m);
-          s = math::FmaOp::create(b, m, log2e, s);
+          s = arith::AddFOp::create(b, s, m);
         }
         memref::StoreOp::create(b, s, op.getScores(), ValueRange{j, r});
         return SmallVector<Value>{};
@@ -473,16 +473,20 @@ private:
       Value isNegInf = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ,
                                              mNew[c], e.negInf());
       mUse.push_back(arith::SelectOp::create(b, isNegInf, e.splat(0.0), mNew[c]));
-      // α = exp2(m − m').
-      alpha.push_back(e.exp2(arith::SubFOp::create(b, mOld[c], mUse[c])));
+      // α = exp2((m − m')·log2(e)).
+      alpha.push_back(e.exp2(arith::MulFOp::create(
+          b, arith::SubFOp::create(b, mOld[c], mUse[c]), e.splat(kLog2e))));
     }
-    // 5. P = exp2(S − m'), stored over S; l = α·l + rowsum(P).
+    // 5. P = exp2((S − m')·log2(e)), stored over S; l = α·l + rowsum(P).
+    //    Subtracting before scaling keeps huge finite scores (a finfo.min
+    //    bias) exact: S − m' is 0 for the row maximum.
     SmallVector<Value> zeros(cols, e.splat(0.0));
     ValueRange sums = e.loop(e.idx(0), e.idx(bn), zeros, [&](Value j, ValueRange acc) {
       SmallVector<Value> next;
       for (int64_t c = 0; c < cols; ++c) {
         Value s = e.loadVec(op.getScores(), {j, e.idx(c * e.width)});
-        Value p = e.exp2(arith::SubFOp::create(b, s, mUse[c]));
+        Value p = e.exp2(arith::MulFOp::create(
+            b, arith::SubFOp::create(b, s, mUse[c]), e.splat(kLog2e)));
         e.storeVec(p, op.getScores(), {j, e.idx(c * e.width)});
         next.push_back(arith::AddFOp::create(b, acc[c], p));
       }
@@ -560,8 +564,8 @@ void lowerFinalize(TileFinalizeOp op, TileEmitter &e) {
                               ValueRange{op.getBatch(), op.getHead(), row, d});
       return SmallVector<Value>{};
     });
-    // LSE = l > 0 ? ln(2)·m + ln(l) : −inf (m is in log2 units).
-    Value lse = math::FmaOp::create(b, m, e.f32(kLn2), math::LogOp::create(b, l));
+    // LSE = l > 0 ? m + ln(l) : −inf.
+    Value lse = arith::AddFOp::create(b, m, math::LogOp::create(b, l));
     lse = arith::SelectOp::create(
         b, any, lse, e.f32(-std::numeric_limits<double>::infinity()));
     memref::StoreOp::create(b, lse, op.getLse(),
@@ -576,9 +580,16 @@ struct AttnLowerTilesToVectorPass
 
   void runOnOperation() override {
     SmallVector<Operation *> tileOps;
+    llvm::SmallSetVector<Operation *, 4> scopes;
+    DenseSet<Operation *> mathBefore;
     getOperation()->walk([&](Operation *op) {
-      if (isa<TileInitOp, TileUpdateOp, TileFinalizeOp>(op))
+      if (isa<TileInitOp, TileUpdateOp, TileFinalizeOp>(op)) {
         tileOps.push_back(op);
+        scopes.insert(
+            op->getParentWithTrait<OpTrait::AutomaticAllocationScope>());
+      }
+      if (isa<math::MathDialect>(op->getDialect()))
+        mathBefore.insert(op);
     });
     StagingBuffers staging;
     for (Operation *op : tileOps) {
@@ -607,11 +618,63 @@ struct AttnLowerTilesToVectorPass
         lowerFinalize(cast<TileFinalizeOp>(op), emitter);
       op->erase();
     }
-    // tanh (soft-cap) and log (finalize) as polynomials: vectorized, no libm.
+    for (Operation *scope : scopes)
+      if (failed(checkScratch(scope)))
+        return signalPassFailure();
+    // The tanh (soft-cap) and log (finalize) this pass emitted become
+    // polynomials: vectorized, no libm calls. Math ops that were already in
+    // the input are left alone.
+    SmallVector<Operation *> created;
+    getOperation()->walk([&](Operation *op) {
+      if (isa<math::MathDialect>(op->getDialect()) && !mathBefore.contains(op))
+        created.push_back(op);
+    });
     RewritePatternSet patterns(&getContext());
     populateMathPolynomialApproximationPatterns(patterns);
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+    GreedyRewriteConfig config;
+    config.setStrictness(GreedyRewriteStrictness::ExistingAndNewOps);
+    if (failed(applyOpPatternsGreedily(created, std::move(patterns), config)))
       return signalPassFailure();
+    // Fold and hoist the constants of the emitted code (per function that
+    // held tile ops).
+    llvm::SmallSetVector<Operation *, 4> functions;
+    for (Operation *scope : scopes)
+      functions.insert(scope->hasTrait<OpTrait::IsIsolatedFromAbove>()
+                           ? scope
+                           : scope->getParentWithTrait<
+                                 OpTrait::IsIsolatedFromAbove>());
+    for (Operation *function : functions)
+      if (failed(applyPatternsGreedily(function->getRegions().front(),
+                                       FrozenRewritePatternSet())))
+        return signalPassFailure();
+  }
+
+  /// The static stack allocations of one work item (its allocation scope)
+  /// must fit the CPU backend's limit.
+  LogicalResult checkScratch(Operation *scope) {
+    uint64_t bytes = 0;
+    scope->walk<WalkOrder::PreOrder>([&](Operation *op) {
+      if (op != scope &&
+          op->hasTrait<OpTrait::AutomaticAllocationScope>())
+        return WalkResult::skip();
+      if (auto alloca = dyn_cast<memref::AllocaOp>(op)) {
+        MemRefType t = alloca.getType();
+        uint64_t n = t.getElementTypeBitWidth() / 8;
+        for (int64_t d : t.getShape())
+          n = llvm::SaturatingMultiply<uint64_t>(
+              n, ShapedType::isDynamic(d) ? 1 : uint64_t(d));
+        bytes = llvm::SaturatingAdd(bytes, n);
+      }
+      return WalkResult::advance();
+    });
+    if (bytes <= uint64_t(kMaxScratchBytes))
+      return success();
+    return scope->emitError()
+           << "attn-lower-tiles-to-vector: a work item needs "
+           << llvm::divideCeil(bytes, uint64_t(1024)) << " KiB of scratch, more than "
+           << "the " << kMaxScratchBytes / 1024 << " KiB the CPU backend "
+           << "allows (work items run on threads with small stacks); use a "
+           << "smaller q-tile or k-tile";
   }
 };
 

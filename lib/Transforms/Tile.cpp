@@ -16,6 +16,7 @@
 
 #include "attn/Dialect/Masks.h"
 #include "attn/Transforms/Passes.h"
+#include "attn/Transforms/Utils.h"
 
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/PatternMatch.h"
@@ -38,12 +39,8 @@ namespace {
 
 int64_t roundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
-/// Size of dim `i` of `memref` as an index value.
 Value dimOf(ImplicitLocOpBuilder &b, Value memref, int64_t i) {
-  int64_t d = cast<MemRefType>(memref.getType()).getShape()[i];
-  if (!ShapedType::isDynamic(d))
-    return arith::ConstantIndexOp::create(b, d);
-  return memref::DimOp::create(b, memref, i);
+  return getDimValue(b, b.getLoc(), memref, i);
 }
 
 /// Emits `cf.assert(a == b)` unless both sizes are static (the verifier has
@@ -56,6 +53,9 @@ void assertSameSize(ImplicitLocOpBuilder &b, Value a, Value c,
   cf::AssertOp::create(b, eq, ("attn.attention: " + what).str());
 }
 
+/// Largest tile option accepted (tiles are staged in per-work-item scratch).
+constexpr int64_t kMaxTile = 4096;
+
 /// Query tile BM for `op`: a multiple of the vector width, no larger than
 /// needed for a short static Sq (decoding).
 int64_t queryTileRows(AttentionOp op, int64_t qTile, int64_t vectorWidth) {
@@ -65,21 +65,13 @@ int64_t queryTileRows(AttentionOp op, int64_t qTile, int64_t vectorWidth) {
   return std::min(qTile, std::max(vectorWidth, roundUp(sq, vectorWidth)));
 }
 
-/// Largest per-work-item scratch accepted: the work items run on OpenMP
-/// worker threads, whose stacks are a few MiB.
-constexpr int64_t kMaxScratchBytes = 2 << 20;
-
-/// Stack bytes one work item of `op` uses on the CPU backend: the Q tile,
-/// m, l, acc and the score tile, plus the f32 staging of K and V tiles for
-/// 16-bit storage types.
-int64_t scratchBytes(AttentionOp op, int64_t bm, int64_t bn) {
-  auto q = op.getQuery().getType();
-  int64_t d = q.getShape()[3];
-  int64_t dv = op.getValue().getType().getShape()[3];
-  int64_t floats = d * bm + 2 * bm + dv * bm + bn * bm;
-  if (!q.getElementType().isF32())
-    floats += bn * (d + dv);
-  return 4 * floats;
+/// Key tile BN: no larger than a static Sk (a single key tile then covers
+/// the keys without padding).
+int64_t keyTileColumns(AttentionOp op, int64_t kTile) {
+  int64_t sk = op.getKey().getType().getShape()[2];
+  if (ShapedType::isDynamic(sk))
+    return kTile;
+  return std::min(kTile, std::max<int64_t>(sk, 1));
 }
 
 struct TileAttention : OpRewritePattern<AttentionOp> {
@@ -98,7 +90,7 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
         cast<RankedTensorType>(op.getValue().getType()).getShape()[3];
 
     int64_t bm = queryTileRows(op, qTile, vectorWidth);
-    int64_t bn = kTile;
+    int64_t bn = keyTileColumns(op, kTile);
 
     // Operands as buffers, results as fresh buffers.
     auto toBuffer = [&](Value tensor) -> Value {
@@ -153,18 +145,14 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
         dynSizes, b.getI64IntegerAttr(64));
 
     // The causal/window band, shared by every work item.
-    auto [windowLeft, windowRight] = getWindowBounds(op.getWindow());
-    std::optional<CausalAlignment> causal;
-    if (CausalAlignmentAttr c = op.getCausalAttr())
-      causal = c.getValue();
-    KeyBand band =
-        KeyBand::build(b, b.getLoc(), causal, windowLeft, windowRight, sq, sk);
+    KeyBand band = KeyBand::build(b, b.getLoc(), op.getCausalAttr(),
+                                  op.getWindowAttr(), sq, sk);
 
-    // Q is pre-scaled so that scores come out in log2 units; with a soft-cap
-    // it is scaled by 1/c and tile_update applies c·log2(e)·tanh(·).
+    // Q is pre-scaled by the softmax scale; with a soft-cap by scale / c, and
+    // tile_update applies c·tanh(·).
     double scale = op.getEffectiveScale();
     std::optional<double> softcap = toDouble(op.getSoftcap());
-    double qScale = softcap ? scale / *softcap : scale * kLog2e;
+    double qScale = softcap ? scale / *softcap : scale;
 
     Value c0 = arith::ConstantIndexOp::create(b, 0);
     Value c1 = arith::ConstantIndexOp::create(b, 1);
@@ -288,28 +276,14 @@ struct AttnTilePass : mlir::attn::impl::AttnTileBase<AttnTilePass> {
 
   void runOnOperation() override {
     if (vectorWidth <= 0 || qTile <= 0 || qTile % vectorWidth != 0 ||
-        kTile <= 0) {
+        qTile > kMaxTile || kTile <= 0 || kTile > kMaxTile) {
       getOperation()->emitError()
           << "attn-tile: q-tile (" << qTile.getValue()
           << ") must be a positive multiple of vector-width ("
           << vectorWidth.getValue() << ") and k-tile (" << kTile.getValue()
-          << ") positive";
+          << ") positive, both at most " << kMaxTile;
       return signalPassFailure();
     }
-    WalkResult tooLarge = getOperation()->walk([&](AttentionOp op) {
-      int64_t bm = queryTileRows(op, qTile, vectorWidth);
-      int64_t bytes = scratchBytes(op, bm, kTile);
-      if (bytes <= kMaxScratchBytes)
-        return WalkResult::advance();
-      op.emitError() << "attn-tile: a " << bm << "x" << kTile.getValue()
-                     << " tile needs " << llvm::divideCeil(bytes, 1024)
-                     << " KiB of scratch per work item, more than the "
-                     << kMaxScratchBytes / 1024
-                     << " KiB limit; use a smaller q-tile or k-tile";
-      return WalkResult::interrupt();
-    });
-    if (tooLarge.wasInterrupted())
-      return signalPassFailure();
     RewritePatternSet patterns(&getContext());
     patterns.add<TileAttention>(&getContext(), qTile, kTile, vectorWidth);
     walkAndApplyPatterns(getOperation(), std::move(patterns));

@@ -76,6 +76,7 @@ func.func @tile_init_f16(%q: memref<1x2x?x32xf16>, %b: index, %h: index, %q0: in
 // CHECK-DAG:     %[[C127:.+]] = arith.constant dense<127> : vector<16xi32>
 // CHECK-DAG:     %[[C23:.+]] = arith.constant dense<23> : vector<16xi32>
 // CHECK-DAG:     %[[LN2:.+]] = arith.constant dense<0.693147182> : vector<16xf32>
+// CHECK-DAG:     %[[LOG2EV:.+]] = arith.constant dense<1.44269502> : vector<16xf32>
 // CHECK-DAG:     %[[HALF:.+]] = arith.constant dense<5.000000e-01> : vector<16xf32>
 // CHECK-DAG:     %[[MIN_EXP:.+]] = arith.constant dense<-1.260000e+02> : vector<16xf32>
 // CHECK-DAG:     %[[MAX_EXP:.+]] = arith.constant dense<1.270000e+02> : vector<16xf32>
@@ -115,8 +116,9 @@ func.func @tile_init_f16(%q: memref<1x2x?x32xf16>, %b: index, %h: index, %q0: in
 // A row whose scores are all -inf keeps m' = -inf; 0 is subtracted instead.
 // CHECK-NEXT:    %[[ISNEGINF:.+]] = arith.cmpf oeq, %[[MNEW]], %[[NEGINF]] : vector<16xf32>
 // CHECK-NEXT:    %[[MUSE:.+]] = arith.select %[[ISNEGINF]], %[[ZERO]], %[[MNEW]] : vector<16xi1>, vector<16xf32>
-// alpha = exp2(m - m'), with exp2 as a polynomial:
-// CHECK-NEXT:    %[[X:.+]] = arith.subf %[[MOLD]], %[[MUSE]] : vector<16xf32>
+// alpha = exp(m - m') = exp2((m - m') * log2(e)), with exp2 as a polynomial:
+// CHECK-NEXT:    %[[DM:.+]] = arith.subf %[[MOLD]], %[[MUSE]] : vector<16xf32>
+// CHECK-NEXT:    %[[X:.+]] = arith.mulf %[[DM]], %[[LOG2EV]] : vector<16xf32>
 //   x' = clamp(x, -126, 127)
 // CHECK-NEXT:    %[[XLO:.+]] = arith.maximumf %[[X]], %[[MIN_EXP]] : vector<16xf32>
 // CHECK-NEXT:    %[[XC:.+]] = arith.minimumf %[[XLO]], %[[MAX_EXP]] : vector<16xf32>
@@ -142,10 +144,11 @@ func.func @tile_init_f16(%q: memref<1x2x?x32xf16>, %b: index, %h: index, %q0: in
 //   exactly 0 below -126 (so masked keys contribute nothing)
 // CHECK-NEXT:    %[[TINY:.+]] = arith.cmpf olt, %[[X]], %[[MIN_EXP]] : vector<16xf32>
 // CHECK-NEXT:    %[[ALPHA:.+]] = arith.select %[[TINY]], %[[ZERO]], %[[R]] : vector<16xi1>, vector<16xf32>
-// 5. P = exp2(S - m') stored over S; l = alpha * l + rowsum(P).
+// 5. P = exp2((S - m') * log2(e)) stored over S; l = alpha * l + rowsum(P).
 // CHECK-NEXT:    %[[SUM:.+]] = scf.for %[[J:.+]] = %[[C0]] to %[[C8]] step %[[C1]] iter_args(%[[SACC:.+]] = %[[ZERO]]) -> (vector<16xf32>) {
 // CHECK-NEXT:      %[[SJ:.+]] = vector.load %[[S]][%[[J]], %[[C0]]] : memref<8x16xf32>, vector<16xf32>
-// CHECK-NEXT:      %[[XJ:.+]] = arith.subf %[[SJ]], %[[MUSE]] : vector<16xf32>
+// CHECK-NEXT:      %[[DJ:.+]] = arith.subf %[[SJ]], %[[MUSE]] : vector<16xf32>
+// CHECK-NEXT:      %[[XJ:.+]] = arith.mulf %[[DJ]], %[[LOG2EV]] : vector<16xf32>
 // CHECK:           math.floor
 // CHECK:           arith.shli %{{.+}}, %[[C23]] : vector<16xi32>
 // CHECK:           %[[PJ:.+]] = arith.select %{{.+}}, %[[ZERO]], %{{.+}} : vector<16xi1>, vector<16xf32>
@@ -206,8 +209,11 @@ func.func @tile_update_full_tile(%qt: memref<32x16xf32>, %k: memref<1x2x?x32xf32
 // CHECK-DAG:     %[[C0:.+]] = arith.constant 0 : index
 // CHECK-DAG:     %[[C7:.+]] = arith.constant 7 : index
 // CHECK:         %[[SK:.+]] = memref.dim %[[K]], %{{.+}} : memref<1x2x?x32xf32>
-// hi = Sk - Sq.
-// CHECK:         %[[HI:.+]] = arith.subi %[[SK]], %[[SQ]] : index
+// hi = Sk - Sq, clamped into [-Sq, Sk].
+// CHECK:         %[[DIAG:.+]] = arith.subi %[[SK]], %[[SQ]] : index
+// CHECK-NEXT:    %[[NEGSQ:.+]] = arith.subi %[[C0]], %[[SQ]] : index
+// CHECK-NEXT:    %[[HI0:.+]] = arith.maxsi %[[DIAG]], %[[NEGSQ]] : index
+// CHECK-NEXT:    %[[HI:.+]] = arith.minsi %[[HI0]], %[[SK]] : index
 // The query positions of the 16 lanes: q0 + [0, 16).
 // CHECK-NEXT:    %[[Q0I:.+]] = arith.index_cast %[[Q0]] : index to i32
 // CHECK-NEXT:    %[[Q0V:.+]] = vector.broadcast %[[Q0I]] : i32 to vector<16xi32>
@@ -255,8 +261,14 @@ func.func @tile_update_masked_causal_bottom_right(%qt: memref<32x16xf32>, %k: me
 // CHECK-DAG:     %[[C4:.+]] = arith.constant 4 : index
 // CHECK:         %[[SK:.+]] = memref.dim %[[K]], %{{.+}} : memref<1x2x?x32xf32>
 // CHECK:         %[[DIAG:.+]] = arith.subi %[[SK]], %[[SQ]] : index
-// CHECK-NEXT:    %[[HI:.+]] = arith.addi %[[DIAG]], %[[C2]] : index
-// CHECK-NEXT:    %[[LO:.+]] = arith.subi %[[DIAG]], %[[C4]] : index
+// CHECK-NEXT:    %[[HI0:.+]] = arith.addi %[[DIAG]], %[[C2]] : index
+// CHECK-NEXT:    %[[LO0:.+]] = arith.subi %[[DIAG]], %[[C4]] : index
+// Both clamped into [-Sq, Sk].
+// CHECK-NEXT:    %[[NEGSQ:.+]] = arith.subi %{{.+}}, %[[SQ]] : index
+// CHECK-NEXT:    %[[LO1:.+]] = arith.maxsi %[[LO0]], %[[NEGSQ]] : index
+// CHECK-NEXT:    %[[LO:.+]] = arith.minsi %[[LO1]], %[[SK]] : index
+// CHECK-NEXT:    %[[HI1:.+]] = arith.maxsi %[[HI0]], %[[NEGSQ]] : index
+// CHECK-NEXT:    %[[HI:.+]] = arith.minsi %[[HI1]], %[[SK]] : index
 // CHECK-NEXT:    %[[Q0I:.+]] = arith.index_cast
 // CHECK-NEXT:    %[[Q0V:.+]] = vector.broadcast %[[Q0I]]
 // CHECK-NEXT:    %[[LANES:.+]] = arith.addi %[[Q0V]], %{{.+}} : vector<16xi32>
@@ -325,31 +337,14 @@ func.func @tile_update_bool_mask(%qt: memref<32x16xf32>, %k: memref<1x2x?x32xf32
   return
 }
 
-// Without `masked`, the mask operand is not read at all (-attn-tile marks
-// every tile `masked` when there is a mask operand).
-// CHECK-LABEL: func.func @tile_update_mask_unused_on_unmasked_tile(
-// CHECK-SAME:      %[[MASK:[^:]+]]: memref<1x1x?x?xi1>
-// CHECK-NOT:     %[[MASK]]{{[^0-9]}}
-// CHECK:         return
-// PRED-LABEL:  func.func @tile_update_mask_unused_on_unmasked_tile(
-// PRED:          %[[NEGINF:.+]] = arith.constant dense<0xFF800000> : vector<16xf32>
-// PRED-NOT:      arith.select {{.*}}, %[[NEGINF]] :
-// PRED-NOT:      0xFF800000 : f32
-func.func @tile_update_mask_unused_on_unmasked_tile(%qt: memref<32x16xf32>, %k: memref<1x2x?x32xf32>, %v: memref<1x2x?x16xf32>, %mask: memref<1x1x?x?xi1>, %s: memref<8x16xf32>, %m: memref<16xf32>, %l: memref<16xf32>, %acc: memref<16x16xf32>, %b: index, %h: index, %hkv: index, %q0: index, %k0: index, %sq: index) {
-  attn.tile_update %qt, %k, %v mask(%mask : memref<1x1x?x?xi1>) scratch %s state(%m, %l, %acc) at(%b, %h, %hkv, %q0, %k0) query_length %sq : memref<32x16xf32>, memref<1x2x?x32xf32>, memref<1x2x?x16xf32>, memref<8x16xf32>, memref<16xf32>, memref<16x16xf32>
-  return
-}
-
 // An f16 additive bias [B, Hq, 1, Sk] (broadcast over queries), with a
 // soft-cap c = 30 and static Sk = 8:
-//   S = c * log2(e) * tanh(S) (30 * 1.44269504 = 43.2808495 in f32), tanh being
-//   expanded into a clamped rational polynomial;
-//   S += log2(e) * bias, i.e. math.fma(bias, 1.44269502, S).
+//   S = c * tanh(S), tanh being expanded into a clamped rational polynomial;
+//   S += bias.
 // CHECK-LABEL: func.func @tile_update_f16_bias_softcap(
 // CHECK-SAME:      %[[BIAS:[^:]+]]: memref<2x4x1x8xf16>, %[[S:[^:]+]]: memref<8x16xf32>, {{.*}}, %[[B:[^:]+]]: index, %[[H:[^:]+]]: index, %{{[^:]+}}: index, %{{[^:]+}}: index, %[[K0:[^:]+]]: index, %{{[^:]+}}: index)
 // CHECK-DAG:     %[[TANH_CLAMP:.+]] = arith.constant dense<7.99881172> : vector<16xf32>
-// CHECK-DAG:     %[[CAP:.+]] = arith.constant dense<43.2808495> : vector<16xf32>
-// CHECK-DAG:     %[[LOG2E:.+]] = arith.constant 1.44269502 : f32
+// CHECK-DAG:     %[[CAP:.+]] = arith.constant dense<3.000000e+01> : vector<16xf32>
 // CHECK-DAG:     %[[NEGINF:.+]] = arith.constant dense<0xFF800000> : vector<16xf32>
 // CHECK-DAG:     %[[C0:.+]] = arith.constant 0 : index
 // CHECK-DAG:     %[[C7:.+]] = arith.constant 7 : index
@@ -374,13 +369,13 @@ func.func @tile_update_mask_unused_on_unmasked_tile(%qt: memref<32x16xf32>, %k: 
 // CHECK-NEXT:        %[[SV:.+]] = memref.load %[[S]][%[[J]], %[[R]]] : memref<8x16xf32>
 // CHECK-NEXT:        %[[BV:.+]] = memref.load %[[BIAS]][%[[B]], %[[H]], %[[C0]], %[[KEYC]]] : memref<2x4x1x8xf16>
 // CHECK-NEXT:        %[[BF:.+]] = arith.extf %[[BV]] : f16 to f32
-// CHECK-NEXT:        %[[SB:.+]] = math.fma %[[BF]], %[[LOG2E]], %[[SV]] : f32
+// CHECK-NEXT:        %[[SB:.+]] = arith.addf %[[SV]], %[[BF]] : f32
 // CHECK-NEXT:        memref.store %[[SB]], %[[S]][%[[J]], %[[R]]] : memref<8x16xf32>
 // PRED-LABEL:  func.func @tile_update_f16_bias_softcap(
 // PRED:          %[[NEGINF:.+]] = arith.constant dense<0xFF800000> : vector<16xf32>
 // PRED-COUNT-8:  arith.select {{.*}}, %[[NEGINF]] : vector<16xi1>, vector<16xf32>
-// A float mask adds; it never selects -inf.
-// PRED-NOT:      0xFF800000 : f32
+// A float mask adds: no ninth vector select of -inf.
+// PRED-NOT:      arith.select {{.*}}, %[[NEGINF]] : vector<16xi1>, vector<16xf32>
 func.func @tile_update_f16_bias_softcap(%qt: memref<32x16xf32>, %k: memref<2x4x8x32xf32>, %v: memref<2x4x8x16xf32>, %bias: memref<2x4x1x8xf16>, %s: memref<8x16xf32>, %m: memref<16xf32>, %l: memref<16xf32>, %acc: memref<16x16xf32>, %b: index, %h: index, %hkv: index, %q0: index, %k0: index, %sq: index) {
   attn.tile_update %qt, %k, %v mask(%bias : memref<2x4x1x8xf16>) scratch %s state(%m, %l, %acc) at(%b, %h, %hkv, %q0, %k0) query_length %sq {masked, softcap = 30.0 : f64} : memref<32x16xf32>, memref<2x4x8x32xf32>, memref<2x4x8x16xf32>, memref<8x16xf32>, memref<16xf32>, memref<16x16xf32>
   return
@@ -389,14 +384,13 @@ func.func @tile_update_f16_bias_softcap(%qt: memref<32x16xf32>, %k: memref<2x4x8
 //===----------------------------------------------------------------------===//
 // attn.tile_finalize: for the rows inside Sq,
 //   O = l > 0 ? acc / l : 0 (rounded once to f16),
-//   LSE = l > 0 ? ln(2) * m + ln(l) : -inf.
+//   LSE = l > 0 ? m + ln(l) : -inf.
 //===----------------------------------------------------------------------===//
 
 // CHECK-LABEL: func.func @tile_finalize_f16(
 // PRED-LABEL:  func.func @tile_finalize_f16(
 // CHECK-SAME:      %[[M:[^:]+]]: memref<16xf32>, %[[L:[^:]+]]: memref<16xf32>, %[[ACC:[^:]+]]: memref<16x16xf32>, %[[O:[^:]+]]: memref<1x8x?x16xf16>, %[[LSE:[^:]+]]: memref<1x8x?xf32>, %[[B:[^:]+]]: index, %[[H:[^:]+]]: index, %[[Q0:[^:]+]]: index)
 // CHECK-DAG:     %[[NEGINF:.+]] = arith.constant 0xFF800000 : f32
-// CHECK-DAG:     %[[LN2:.+]] = arith.constant 0.693147182 : f32
 // CHECK-DAG:     %[[ONE:.+]] = arith.constant 1.000000e+00 : f32
 // CHECK-DAG:     %[[ZERO:.+]] = arith.constant 0.000000e+00 : f32
 // CHECK-DAG:     %[[C0:.+]] = arith.constant 0 : index
@@ -419,9 +413,9 @@ func.func @tile_update_f16_bias_softcap(%qt: memref<32x16xf32>, %k: memref<2x4x8
 // CHECK-NEXT:        %[[OH:.+]] = arith.truncf %[[OV]] : f32 to f16
 // CHECK-NEXT:        memref.store %[[OH]], %[[O]][%[[B]], %[[H]], %[[ROW]], %[[E]]] : memref<1x8x?x16xf16>
 // CHECK-NEXT:      }
-// ln(l) is expanded into a polynomial (no math.log), then LSE = fma(m, ln 2, ln l).
+// ln(l) is expanded into a polynomial (no math.log), then LSE = m + ln l.
 // CHECK:           %[[LNL:.+]] = arith.select %{{.+}}, %[[NEGINF]], %{{.+}} : f32
-// CHECK-NEXT:      %[[LSEV:.+]] = math.fma %[[MV]], %[[LN2]], %[[LNL]] : f32
+// CHECK-NEXT:      %[[LSEV:.+]] = arith.addf %[[MV]], %[[LNL]] : f32
 // CHECK-NEXT:      %[[LSEF:.+]] = arith.select %[[ANY]], %[[LSEV]], %[[NEGINF]] : f32
 // CHECK-NEXT:      memref.store %[[LSEF]], %[[LSE]][%[[B]], %[[H]], %[[ROW]]] : memref<1x8x?xf32>
 // CHECK-NEXT:    }

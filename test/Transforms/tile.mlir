@@ -11,14 +11,11 @@
 // RUN: not attn-opt %s -attn-tile='q-tile=24' 2>&1 | FileCheck %s --check-prefix=ERR
 // RUN: not attn-opt %s -attn-tile='k-tile=0' 2>&1 | FileCheck %s --check-prefix=ERR-K
 // RUN: not attn-opt %s -attn-tile='q-tile=0' 2>&1 | FileCheck %s --check-prefix=ERR-Q0
-// Per-work-item scratch above 2 MiB: for the first function (D = Dv = 64,
-// f16, Sq = 100 so BM = min(1024, 112) = 112) with BN = 4096:
-// 4·(64·112 + 2·112 + 64·112 + 4096·112) + 4·4096·(64 + 64) bytes = 3897 KiB.
-// RUN: not attn-opt %s -attn-tile='q-tile=1024 k-tile=4096' 2>&1 | FileCheck %s --check-prefix=ERR-SCRATCH
-// ERR-SCRATCH: error: attn-tile: a 112x4096 tile needs 3897 KiB of scratch per work item, more than the 2048 KiB limit; use a smaller q-tile or k-tile
-// ERR: error: attn-tile: q-tile (24) must be a positive multiple of vector-width (16) and k-tile (64) positive
-// ERR-K: error: attn-tile: q-tile (64) must be a positive multiple of vector-width (16) and k-tile (0) positive
-// ERR-Q0: error: attn-tile: q-tile (0) must be a positive multiple of vector-width (16) and k-tile (64) positive
+// RUN: not attn-opt %s -attn-tile='k-tile=4097' 2>&1 | FileCheck %s --check-prefix=ERR-BIG
+// ERR-BIG: error: attn-tile: q-tile (64) must be a positive multiple of vector-width (16) and k-tile (4097) positive, both at most 4096
+// ERR: error: attn-tile: q-tile (24) must be a positive multiple of vector-width (16) and k-tile (64) positive, both at most 4096
+// ERR-K: error: attn-tile: q-tile (64) must be a positive multiple of vector-width (16) and k-tile (0) positive, both at most 4096
+// ERR-Q0: error: attn-tile: q-tile (0) must be a positive multiple of vector-width (16) and k-tile (64) positive, both at most 4096
 // ERR-NOT: attn.tile_
 
 //===----------------------------------------------------------------------===//
@@ -41,8 +38,13 @@
 // CHECK:         %[[O:.+]] = memref.alloc() {alignment = 64 : i64} : memref<2x8x100x64xf16>
 // CHECK-NEXT:    %[[LSE:.+]] = memref.alloc() {alignment = 64 : i64} : memref<2x8x100xf32>
 // The band of a bottom-right causal mask: j <= i + hi with hi = Sk - Sq (= 200),
-// no lower bound.
+// no lower bound; hi is clamped into [-Sq, Sk] (a wider band keeps the same
+// keys).
 // CHECK-NEXT:    %[[DIAG:.+]] = arith.subi %[[SK]], %[[SQ]] : index
+// CHECK-NEXT:    %[[Z:.+]] = arith.constant 0 : index
+// CHECK-NEXT:    %[[NEGSQ:.+]] = arith.subi %[[Z]], %[[SQ]] : index
+// CHECK-NEXT:    %[[HI0:.+]] = arith.maxsi %[[DIAG]], %[[NEGSQ]] : index
+// CHECK-NEXT:    %[[HI:.+]] = arith.minsi %[[HI0]], %[[SK]] : index
 // CHECK-NEXT:    %[[C0:.+]] = arith.constant 0 : index
 // CHECK-NEXT:    %[[C1:.+]] = arith.constant 1 : index
 // DEF-NEXT:      %[[BM:.+]] = arith.constant 64 : index
@@ -71,8 +73,8 @@
 // SMALL-NEXT:        %[[L:.+]] = memref.alloca() {alignment = 64 : i64} : memref<32xf32>
 // SMALL-NEXT:        %[[ACC:.+]] = memref.alloca() {alignment = 64 : i64} : memref<64x32xf32>
 // SMALL-NEXT:        %[[S:.+]] = memref.alloca() {alignment = 64 : i64} : memref<16x32xf32>
-// q_scale = scale * log2(e) = (1 / sqrt(64)) * 1.4426950408889634 = 0.18033688011112042.
-// CHECK-NEXT:        attn.tile_init %[[Q]][%[[IB]], %[[IH]], %[[Q0]]] into %[[QTILE]] state(%[[M]], %[[L]], %[[ACC]]) {q_scale = 0.18033688011112042 : f64} : memref<2x8x100x64xf16>
+// q_scale = scale = 1 / sqrt(64) = 0.125.
+// CHECK-NEXT:        attn.tile_init %[[Q]][%[[IB]], %[[IH]], %[[Q0]]] into %[[QTILE]] state(%[[M]], %[[L]], %[[ACC]]) {q_scale = 1.250000e-01 : f64} : memref<2x8x100x64xf16>
 // Key-tile range for the rows [q0, qLast], qLast = q0 + min(BM, Sq - q0) - 1:
 // no lower bound, so kStart = 0; kEnd = min(Sk, qLast + (Sk - Sq) + 1);
 // tiles [kStart / BN, kEnd > kStart ? ceil(kEnd / BN) : kStart / BN).
@@ -80,7 +82,7 @@
 // CHECK-NEXT:        %[[ROWS:.+]] = arith.minsi %[[BM]], %[[REM]] : index
 // CHECK-NEXT:        %[[QEND:.+]] = arith.addi %[[Q0]], %[[ROWS]] : index
 // CHECK-NEXT:        %[[QLAST:.+]] = arith.subi %[[QEND]], %[[C1]] : index
-// CHECK-NEXT:        %[[LASTKEPT:.+]] = arith.addi %[[QLAST]], %[[DIAG]] : index
+// CHECK-NEXT:        %[[LASTKEPT:.+]] = arith.addi %[[QLAST]], %[[HI]] : index
 // CHECK-NEXT:        %[[KEND0:.+]] = arith.addi %[[LASTKEPT]], %[[C1]] : index
 // CHECK-NEXT:        %[[KEND:.+]] = arith.minsi %[[SK]], %[[KEND0]] : index
 // CHECK-NEXT:        %[[KLO:.+]] = arith.divui %[[C0]], %[[BN]] : index
@@ -93,7 +95,7 @@
 // CHECK-NEXT:          %[[K0:.+]] = arith.muli %[[KTILE]], %[[BN]] : index
 // CHECK-NEXT:          %[[KTEND:.+]] = arith.addi %[[K0]], %[[BN]] : index
 // CHECK-NEXT:          %[[INSIDE:.+]] = arith.cmpi sle, %[[KTEND]], %[[SK]] : index
-// CHECK-NEXT:          %[[FIRSTHI:.+]] = arith.addi %[[Q0]], %[[DIAG]] : index
+// CHECK-NEXT:          %[[FIRSTHI:.+]] = arith.addi %[[Q0]], %[[HI]] : index
 // CHECK-NEXT:          %[[KTLAST:.+]] = arith.subi %[[KTEND]], %[[C1]] : index
 // CHECK-NEXT:          %[[BELOW:.+]] = arith.cmpi sle, %[[KTLAST]], %[[FIRSTHI]] : index
 // CHECK-NEXT:          %[[FULL:.+]] = arith.andi %[[INSIDE]], %[[BELOW]] : i1
@@ -175,14 +177,21 @@ func.func @mha_no_band(%q: tensor<1x4x128x64xf32>, %k: tensor<1x4x200x64xf32>, %
 // CHECK-NEXT:    %[[CR:.+]] = arith.constant 16 : index
 // CHECK-NEXT:    %[[DIAG:.+]] = arith.subi %[[SK]], %[[SQ]] : index
 // CHECK-NEXT:    %[[WR:.+]] = arith.addi %[[DIAG]], %[[CR]] : index
-// CHECK-NEXT:    %[[HI:.+]] = arith.minsi %[[CZERO]], %[[WR]] : index
+// CHECK-NEXT:    %[[HI0:.+]] = arith.minsi %[[CZERO]], %[[WR]] : index
 // CHECK-NEXT:    %[[CL:.+]] = arith.constant 32 : index
-// CHECK-NEXT:    %[[LO:.+]] = arith.subi %[[DIAG]], %[[CL]] : index
+// CHECK-NEXT:    %[[LO0:.+]] = arith.subi %[[DIAG]], %[[CL]] : index
+// Both clamped into [-Sq, Sk].
+// CHECK-NEXT:    %[[Z:.+]] = arith.constant 0 : index
+// CHECK-NEXT:    %[[NEGSQ:.+]] = arith.subi %[[Z]], %[[SQ]] : index
+// CHECK-NEXT:    %[[LO1:.+]] = arith.maxsi %[[LO0]], %[[NEGSQ]] : index
+// CHECK-NEXT:    %[[LO:.+]] = arith.minsi %[[LO1]], %[[SK]] : index
+// CHECK-NEXT:    %[[HI1:.+]] = arith.maxsi %[[HI0]], %[[NEGSQ]] : index
+// CHECK-NEXT:    %[[HI:.+]] = arith.minsi %[[HI1]], %[[SK]] : index
 // CHECK-NEXT:    %[[C0:.+]] = arith.constant 0 : index
 // CHECK-NEXT:    %[[C1:.+]] = arith.constant 1 : index
 // CHECK:         scf.forall
 // With a soft-cap c, Q is scaled by scale / c = 0.1 / 20 = 0.005 (and
-// tile_update applies c * log2(e) * tanh).
+// tile_update applies c * tanh).
 // CHECK:           attn.tile_init {{.*}} {q_scale = 5.000000e-03 : f64}
 // CHECK-NEXT:      %[[REM:.+]] = arith.subi %[[SQ]], %[[Q0:.+]] : index
 // CHECK-NEXT:      %[[ROWS:.+]] = arith.minsi %[[BM:.+]], %[[REM]] : index
@@ -250,22 +259,22 @@ func.func @top_left_causal_window_softcap(%q: tensor<1x4x256x128xbf16>, %k: tens
 // CHECK-NEXT:        memref.alloca() {alignment = 64 : i64} : memref<128x16xf32>
 // DEF-NEXT:          memref.alloca() {alignment = 64 : i64} : memref<64x16xf32>
 // SMALL-NEXT:        memref.alloca() {alignment = 64 : i64} : memref<16x16xf32>
-// q_scale = (1 / sqrt(128)) * log2(e) = 0.08838834764831845 * 1.4426950408889634.
-// CHECK-NEXT:        attn.tile_init {{.*}} {q_scale = 0.12751743082459868 : f64} : memref<4x32x1x128xf16>, memref<128x16xf32>, memref<16xf32>, memref<128x16xf32>
+// q_scale = 1 / sqrt(128) = 0.08838834764831845.
+// CHECK-NEXT:        attn.tile_init {{.*}} {q_scale = 0.088388347648318433 : f64} : memref<4x32x1x128xf16>, memref<128x16xf32>, memref<16xf32>, memref<128x16xf32>
 func.func @decode_query_tile_shrinks(%q: tensor<4x32x1x128xf16>, %k: tensor<4x8x4096x128xf16>, %v: tensor<4x8x4096x128xf16>) -> (tensor<4x32x1x128xf16>, tensor<4x32x1xf32>) {
   %o, %lse = attn.attention %q, %k, %v {causal = #attn.causal<bottom_right>} : tensor<4x32x1x128xf16>, tensor<4x8x4096x128xf16>, tensor<4x8x4096x128xf16> -> tensor<4x32x1x128xf16>, tensor<4x32x1xf32>
   return %o, %lse : tensor<4x32x1x128xf16>, tensor<4x32x1xf32>
 }
 
 // A short prefill: Sq = 40 rounds up to 48 rows (3 vectors) with q-tile = 64,
-// and stays at 32 with q-tile = 32. D = 32, so q_scale = 0.25503486164919736
-// (= 1/sqrt(32) * log2(e)).
+// and stays at 32 with q-tile = 32. D = 32, so q_scale = 1/sqrt(32) =
+// 0.17677669529663687.
 // CHECK-LABEL: func.func @short_prefill_query_tile_rounds_to_vector_width(
 // DEF:           %[[BM:.+]] = arith.constant 48 : index
 // SMALL:         %[[BM:.+]] = arith.constant 32 : index
 // CHECK:         arith.ceildivsi %{{.+}}, %[[BM]] : index
-// DEF:           attn.tile_init {{.*}} {q_scale = 0.25503486164919736 : f64} : memref<1x2x40x32xf32>, memref<32x48xf32>, memref<48xf32>, memref<32x48xf32>
-// SMALL:         attn.tile_init {{.*}} {q_scale = 0.25503486164919736 : f64} : memref<1x2x40x32xf32>, memref<32x32xf32>, memref<32xf32>, memref<32x32xf32>
+// DEF:           attn.tile_init {{.*}} {q_scale = 0.17677669529663687 : f64} : memref<1x2x40x32xf32>, memref<32x48xf32>, memref<48xf32>, memref<32x48xf32>
+// SMALL:         attn.tile_init {{.*}} {q_scale = 0.17677669529663687 : f64} : memref<1x2x40x32xf32>, memref<32x32xf32>, memref<32xf32>, memref<32x32xf32>
 func.func @short_prefill_query_tile_rounds_to_vector_width(%q: tensor<1x2x40x32xf32>, %k: tensor<1x2x40x32xf32>, %v: tensor<1x2x40x32xf32>) -> (tensor<1x2x40x32xf32>, tensor<1x2x40xf32>) {
   %o, %lse = attn.attention %q, %k, %v : tensor<1x2x40x32xf32>, tensor<1x2x40x32xf32>, tensor<1x2x40x32xf32> -> tensor<1x2x40x32xf32>, tensor<1x2x40xf32>
   return %o, %lse : tensor<1x2x40x32xf32>, tensor<1x2x40xf32>
@@ -283,7 +292,8 @@ func.func @short_prefill_query_tile_rounds_to_vector_width(%q: tensor<1x2x40x32x
 // CHECK:         %[[SK:.+]] = arith.constant 300 : index
 // Static mask dims: checked by the verifier, no run-time check.
 // CHECK-NOT:     cf.assert
-// CHECK:         %[[HI:.+]] = arith.constant 0 : index
+// CHECK:         %[[HI0:.+]] = arith.constant 0 : index
+// CHECK:         %[[HI:.+]] = arith.minsi %{{.+}}, %[[SK]] : index
 // CHECK:         attn.tile_init
 // CHECK:         %[[LASTHI:.+]] = arith.addi %{{.+}}, %[[HI]] : index
 // CHECK-NEXT:    %[[KEND0:.+]] = arith.addi %[[LASTHI]], %{{.+}} : index

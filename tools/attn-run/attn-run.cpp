@@ -17,7 +17,9 @@
 
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
@@ -152,6 +154,8 @@ Expected<Options> parseArgs(int argc, char **argv, bool &help) {
                             {"--out", &o.out}})
     if (path->empty())
       return badFlag("missing required flag " + flag);
+  if (o.lse == o.out)
+    return badFlag("--out and --lse name the same file '" + o.out + "'");
   return o;
 }
 
@@ -232,17 +236,38 @@ Expected<HostInputs> loadInputs(const Options &o) {
   return in;
 }
 
+/// Writes O (and LSE) so that a failed run leaves no output: both go to
+/// temporary files first and are renamed into place once both exist.
 Error writeOutputs(const Options &o, const HostInputs &in,
                    const HostOutputs &out) {
   const AttentionProblem &p = in.problem;
   std::vector<int64_t> oShape = {p.q[0], p.q[1], p.q[2], p.v[3]};
-  if (Error e = writeNpy(o.out, NpyArray::fromFloat(oShape, out.o)))
+  std::string suffix = ".partial." + std::to_string(llvm::sys::Process::getProcessId());
+  llvm::SmallVector<std::pair<std::string, std::string>, 2> files = {
+      {o.out + suffix, o.out}};
+  if (!o.lse.empty())
+    files.push_back({o.lse + suffix, o.lse});
+  auto removeAll = [&] {
+    for (auto &[tmp, path] : files)
+      llvm::sys::fs::remove(tmp);
+  };
+  if (Error e = writeNpy(files[0].first, NpyArray::fromFloat(oShape, out.o))) {
+    removeAll();
     return e;
+  }
   if (!o.lse.empty())
     if (Error e = writeNpy(
-            o.lse, NpyArray::fromFloat(llvm::ArrayRef(oShape).take_front(3),
-                                       out.lse)))
+            files[1].first,
+            NpyArray::fromFloat(llvm::ArrayRef(oShape).take_front(3), out.lse))) {
+      removeAll();
       return e;
+    }
+  for (auto &[tmp, path] : files)
+    if (std::error_code ec = llvm::sys::fs::rename(tmp, path)) {
+      removeAll();
+      return llvm::createStringError("cannot write '" + path +
+                                     "': " + ec.message());
+    }
   return Error::success();
 }
 
@@ -301,8 +326,11 @@ Expected<HostOutputs> execute(const Options &o, const HostInputs &in) {
   return out;
 }
 
+/// Prints `msg` as the one line of an error and returns exit status 2.
 int fail(const llvm::Twine &msg) {
-  llvm::errs() << "attn-run: error: " << msg << "\n";
+  std::string line = msg.str();
+  std::replace(line.begin(), line.end(), '\n', ' ');
+  llvm::errs() << "attn-run: error: " << StringRef(line).rtrim() << "\n";
   return kExitBadInput;
 }
 

@@ -107,6 +107,8 @@ TEST_P(Sweep, MatchesReference) {
   ASSERT_TRUE(!!out) << llvm::toString(out.takeError());
   for (float x : out->o)
     ASSERT_FALSE(std::isnan(x)) << "NaN in O";
+  for (float x : out->lse)
+    ASSERT_FALSE(std::isnan(x)) << "NaN in LSE";
   auto report = checkOutputs(in, *out);
   ASSERT_TRUE(!!report) << llvm::toString(report.takeError());
   EXPECT_TRUE(report->o.ok) << "O: max err " << report->o.maxErr << " > bound "

@@ -523,10 +523,16 @@ TEST(ReferenceTest, ValidationErrors) {
   bad = cfg;
   bad.windowLeft = -2;
   EXPECT_ERROR(errorOf(q, k, v, bad),
-               "windowLeft must be -1 (unbounded) or >= 0, got -2");
+               "windowLeft must be -1 (unbounded) or in [0, 2147483647], "
+               "got -2");
   bad = cfg;
   bad.windowRight = -5;
   EXPECT_ERROR(errorOf(q, k, v, bad), "windowRight must be -1");
+  bad = cfg;
+  bad.windowRight = std::numeric_limits<int64_t>::max();
+  EXPECT_ERROR(errorOf(q, k, v, bad),
+               "windowRight must be -1 (unbounded) or in [0, 2147483647], "
+               "got 9223372036854775807");
 #undef EXPECT_ERROR
 
   // naiveAttention validates the same way.
@@ -681,6 +687,16 @@ TEST(CheckAgainstReferenceTest, Arithmetic) {
   finiteLse[3] = 0.0;
   c = checkAgainstReference(finiteLse, ref, naive, 1e9);
   EXPECT_EQ(c.maxErr, kInf);
+  EXPECT_FALSE(c.ok);
+
+  // A naive result that overflowed gives an infinite bound: the check
+  // fails instead of accepting anything (here even a NaN output).
+  std::vector<double> overflowed = naive;
+  overflowed[1] = kInf;
+  c = checkAgainstReference(nanOut, ref, overflowed, 0.0);
+  EXPECT_EQ(c.bound, kInf);
+  EXPECT_FALSE(c.ok);
+  c = checkAgainstReference(ref, ref, overflowed, 0.0);
   EXPECT_FALSE(c.ok);
 
   // Mismatched lengths.

@@ -43,6 +43,7 @@ TEST(CommandLine, Errors) {
   std::vector<std::string> seen;
   EXPECT_EQ(parse({"--q"}, seen), "--q expects a value (see --help)");
   EXPECT_EQ(parse({"stray"}, seen), "unexpected argument 'stray' (see --help)");
+  EXPECT_EQ(parse({"--check=1"}, seen), "--check takes no value (see --help)");
   EXPECT_EQ(parse({"--q", "a", "--fail", "now", "--k", "b"}, seen),
             "handler rejected now");
   // Parsing stopped at the failing flag.

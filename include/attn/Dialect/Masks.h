@@ -24,21 +24,20 @@ namespace mlir::attn {
 
 struct KeyBand {
   /// Offsets of the band (index values); std::nullopt = unbounded side.
+  /// Bounded offsets are clamped into [−Sq, Sk]: a band wider than that
+  /// keeps the same keys, and the clamp keeps every index computed from
+  /// them (i + lo, j − hi, ...) within ±(Sq + Sk).
   std::optional<Value> lo, hi;
 
-  /// Builds the band of `causal` and `window = (left, right)` for a problem
-  /// with `sq` queries and `sk` keys (index values).
-  static KeyBand build(OpBuilder &b, Location loc,
-                       std::optional<CausalAlignment> causal,
-                       int64_t windowLeft, int64_t windowRight, Value sq,
-                       Value sk);
-
-  /// True when the band keeps every key.
-  bool isUnbounded() const { return !lo && !hi; }
+  /// Builds the band of the `causal` and `window` attributes of an
+  /// attn.attention or attn.tile_update for a problem with `sq` queries and
+  /// `sk` keys (index values).
+  static KeyBand build(OpBuilder &b, Location loc, CausalAlignmentAttr causal,
+                       DenseI64ArrayAttr window, Value sq, Value sk);
 };
 
-/// Window bounds of an optional `window` attribute (-1 = unbounded).
-std::pair<int64_t, int64_t> getWindowBounds(std::optional<ArrayRef<int64_t>> w);
+/// Largest window entry the dialect accepts (windows are key counts).
+constexpr int64_t kMaxWindow = (int64_t(1) << 31) - 1;
 
 } // namespace mlir::attn
 

@@ -58,8 +58,8 @@ double errorFloor(ElementType type);
 llvm::Expected<CheckReport> checkOutputs(const HostInputs &inputs,
                                          const HostOutputs &outputs);
 
-/// FLOPs of the problem as benchmarks count them: 4·B·Hq·Sq·Sk·D, halved
-/// for causal masks.
+/// FLOPs of the problem as benchmarks count them: 2·B·Hq·Sq·Sk·(D + Dv)
+/// (4·B·Hq·Sq·Sk·D when Dv = D), halved for causal masks.
 double attentionFlops(const AttentionProblem &problem);
 
 } // namespace attn

@@ -119,6 +119,7 @@ struct ErrorCheck {
 };
 
 /// FlashAttention's rule: max|out - ref| <= 2 * max|naive - ref| + floor.
+/// A bound that is not finite (the naive implementation overflowed) fails.
 /// Equal values (including equal infinities, e.g. LSE = -inf on fully masked
 /// rows) have error 0, and so do two NaNs; a NaN or infinity against a
 /// different value is an infinite error. Mismatched lengths give

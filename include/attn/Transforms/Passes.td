@@ -15,14 +15,18 @@ def AttnLowerTilesToVector : Pass<"attn-lower-tiles-to-vector"> {
     * `attn.tile_init` packs the query tile transposed and pre-scaled;
     * `attn.tile_update` computes `Sᵀ = K·Q_tile` and `acc += Vᵀ·P` as
       register-blocked outer products (broadcast one K/V element, multiply a
-      vector of queries), so no K/V tile is ever repacked; the online
-      softmax runs on rows of `Sᵀ`, where every row reduction is an
-      element-wise max/add across vectors;
+      vector of queries): f32 K/V tiles are read in place, f16/bf16 tiles
+      are first converted once into f32 staging buffers; the online softmax
+      runs on rows of `Sᵀ`, where every row reduction is an element-wise
+      max/add across vectors;
     * `attn.tile_finalize` divides by `l`, rounds to the storage type and
       writes O and LSE.
 
     Element masks (causal/window/tail predicates and the mask operand) are
-    only emitted for tile updates marked `masked`.
+    only emitted for tile updates marked `masked`. The tanh and log the pass
+    emits are expanded into polynomials (other math ops are left alone).
+    A work item whose stack scratch (the tile pass's buffers plus the
+    staging) exceeds 2 MiB is rejected: work items run on OpenMP threads.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
@@ -60,10 +64,8 @@ def AttnTile : Pass<"attn-tile"> {
 
     The query tile shrinks to the query length (rounded up to the vector
     width) when that is static and smaller, so decoding (`Sq = 1`) does not
-    pay for a full tile. Tiles whose per-work-item scratch (Q tile, state,
-    scores and, for 16-bit types, the f32 K/V staging of the CPU backend)
-    exceeds 2 MiB are rejected with an error: work items run on threads
-    with small stacks.
+    pay for a full tile, and the key tile to a static key length. Both tile
+    options must be at most 4096.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

@@ -282,7 +282,7 @@ func.func @window_one_entry(%q: tensor<2x4x7x64xf32>, %k: tensor<2x4x9x64xf32>, 
 
 // -1 means unbounded; anything smaller is an error.
 func.func @window_left_below_minus_one(%q: tensor<2x4x7x64xf32>, %k: tensor<2x4x9x64xf32>, %v: tensor<2x4x9x32xf32>) {
-  // expected-error @+1 {{'attn.attention' op window entries must be >= -1 (-1 = unbounded), got (-2, 0)}}
+  // expected-error @+1 {{'attn.attention' op window entries must be in [-1, 2147483647] (-1 = unbounded), got (-2, 0)}}
   %o, %lse = attn.attention %q, %k, %v {window = array<i64: -2, 0>}
       : tensor<2x4x7x64xf32>, tensor<2x4x9x64xf32>, tensor<2x4x9x32xf32> -> tensor<2x4x7x32xf32>, tensor<2x4x7xf32>
   return
@@ -291,7 +291,7 @@ func.func @window_left_below_minus_one(%q: tensor<2x4x7x64xf32>, %k: tensor<2x4x
 // -----
 
 func.func @window_right_below_minus_one(%q: tensor<2x4x7x64xf32>, %k: tensor<2x4x9x64xf32>, %v: tensor<2x4x9x32xf32>) {
-  // expected-error @+1 {{'attn.attention' op window entries must be >= -1 (-1 = unbounded), got (16, -3)}}
+  // expected-error @+1 {{'attn.attention' op window entries must be in [-1, 2147483647] (-1 = unbounded), got (16, -3)}}
   %o, %lse = attn.attention %q, %k, %v {causal = #attn.causal<bottom_right>, window = array<i64: 16, -3>}
       : tensor<2x4x7x64xf32>, tensor<2x4x9x64xf32>, tensor<2x4x9x32xf32> -> tensor<2x4x7x32xf32>, tensor<2x4x7xf32>
   return
@@ -710,9 +710,6 @@ func.func @tile_finalize_acc_tensor(%m: memref<64xf32>, %acc: tensor<64x64xf32>,
 // -----
 
 // row_max and row_sum share one type (only expressible in the generic form).
-// This ODS check runs before the custom verifiers, which is why their
-// "expects row_sum of static shape" diagnostic cannot be reached: row_max has
-// already been checked to be static, and row_sum has its type.
 func.func @tile_init_row_sum_type_differs(%q: memref<1x8x?x64xf16>, %i: index, %qt: memref<64x64xf32>, %m: memref<64xf32>, %l: memref<32xf32>, %acc: memref<32x64xf32>) {
   // expected-error @+1 {{'attn.tile_init' op failed to verify that all of {row_max, row_sum} have same type}}
   "attn.tile_init"(%q, %i, %i, %i, %qt, %m, %l, %acc) <{q_scale = 1.0 : f64}>
@@ -800,5 +797,81 @@ func.func @tile_finalize_lse_f16(%m: memref<64xf32>, %acc: memref<64x64xf32>, %o
   // expected-error @+1 {{'attn.tile_finalize' op expects lse of f32 elements, got 'f16'}}
   attn.tile_finalize state(%m, %m, %acc) into %o, %lse at(%i, %i, %i)
       : memref<64xf32>, memref<64x64xf32>, memref<1x8x?x64xf16>, memref<1x8x?xf16>
+  return
+}
+
+// -----
+
+func.func @window_beyond_int32(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x8x16xf32>, %v: tensor<1x2x8x16xf32>) {
+  // expected-error @+1 {{'attn.attention' op window entries must be in [-1, 2147483647] (-1 = unbounded), got (-1, 4294967296)}}
+  %o, %lse = attn.attention %q, %k, %v {window = array<i64: -1, 4294967296>}
+      : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32> -> tensor<1x2x8x16xf32>, tensor<1x2x8xf32>
+  return
+}
+
+// -----
+
+// scale = 1e39 is not an f32.
+func.func @scale_overflows_f32(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x8x16xf32>, %v: tensor<1x2x8x16xf32>) {
+  // expected-error @+1 {{'attn.attention' op scale 1.000000e+39 and softcap 0.000000e+00 are out of range: the Q pre-scale (scale, or scale/softcap) and softcap must be finite normal f32 numbers}}
+  %o, %lse = attn.attention %q, %k, %v {scale = 1.0e39 : f64}
+      : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32> -> tensor<1x2x8x16xf32>, tensor<1x2x8xf32>
+  return
+}
+
+// -----
+
+// softcap = 1e300 is not an f32 (and scale/softcap underflows).
+func.func @softcap_overflows_f32(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x8x16xf32>, %v: tensor<1x2x8x16xf32>) {
+  // expected-error @+1 {{'attn.attention' op scale 2.500000e-01 and softcap 1.000000e+300 are out of range}}
+  %o, %lse = attn.attention %q, %k, %v {softcap = 1.0e300 : f64}
+      : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32> -> tensor<1x2x8x16xf32>, tensor<1x2x8xf32>
+  return
+}
+
+// -----
+
+func.func @tile_init_dynamic_head_dim(%q: memref<1x8x?x?xf16>, %i: index, %qt: memref<64x64xf32>, %m: memref<64xf32>, %acc: memref<32x64xf32>) {
+  // expected-error @+1 {{'attn.tile_init' op expects query with a static head dim, got 'memref<1x8x?x?xf16>'}}
+  attn.tile_init %q[%i, %i, %i] into %qt state(%m, %m, %acc) {q_scale = 1.0 : f64}
+      : memref<1x8x?x?xf16>, memref<64x64xf32>, memref<64xf32>, memref<32x64xf32>
+  return
+}
+
+// -----
+
+func.func @tile_update_dynamic_key_head_dim(%qt: memref<64x64xf32>, %k: memref<1x2x?x?xf16>, %v: memref<1x2x?x32xf16>, %s: memref<64x64xf32>, %m: memref<64xf32>, %acc: memref<32x64xf32>, %i: index) {
+  // expected-error @+1 {{'attn.tile_update' op expects key with a static head dim, got 'memref<1x2x?x?xf16>'}}
+  attn.tile_update %qt, %k, %v scratch %s state(%m, %m, %acc) at(%i, %i, %i, %i, %i) query_length %i
+      : memref<64x64xf32>, memref<1x2x?x?xf16>, memref<1x2x?x32xf16>, memref<64x64xf32>, memref<64xf32>, memref<32x64xf32>
+  return
+}
+
+// -----
+
+func.func @tile_update_dynamic_value_head_dim(%qt: memref<64x64xf32>, %k: memref<1x2x?x64xf16>, %v: memref<1x2x?x?xf16>, %s: memref<64x64xf32>, %m: memref<64xf32>, %acc: memref<32x64xf32>, %i: index) {
+  // expected-error @+1 {{'attn.tile_update' op expects value with a static head dim, got 'memref<1x2x?x?xf16>'}}
+  attn.tile_update %qt, %k, %v scratch %s state(%m, %m, %acc) at(%i, %i, %i, %i, %i) query_length %i
+      : memref<64x64xf32>, memref<1x2x?x64xf16>, memref<1x2x?x?xf16>, memref<64x64xf32>, memref<64xf32>, memref<32x64xf32>
+  return
+}
+
+// -----
+
+// The mask is only evaluated on masked tiles: a mask operand on an update
+// without `masked` would be silently ignored.
+func.func @tile_update_mask_without_masked(%qt: memref<64x64xf32>, %k: memref<1x2x?x64xf16>, %v: memref<1x2x?x32xf16>, %mask: memref<1x1x?x?xi1>, %s: memref<64x64xf32>, %m: memref<64xf32>, %acc: memref<32x64xf32>, %i: index) {
+  // expected-error @+1 {{'attn.tile_update' op with a mask operand must be `masked` (the mask is only evaluated on masked tiles)}}
+  attn.tile_update %qt, %k, %v mask(%mask : memref<1x1x?x?xi1>) scratch %s state(%m, %m, %acc) at(%i, %i, %i, %i, %i) query_length %i
+      : memref<64x64xf32>, memref<1x2x?x64xf16>, memref<1x2x?x32xf16>, memref<64x64xf32>, memref<64xf32>, memref<32x64xf32>
+  return
+}
+
+// -----
+
+func.func @tile_finalize_dynamic_head_dim(%m: memref<64xf32>, %acc: memref<64x64xf32>, %o: memref<1x8x?x?xf16>, %lse: memref<1x8x?xf32>, %i: index) {
+  // expected-error @+1 {{'attn.tile_finalize' op expects output with a static head dim, got 'memref<1x8x?x?xf16>'}}
+  attn.tile_finalize state(%m, %m, %acc) into %o, %lse at(%i, %i, %i)
+      : memref<64xf32>, memref<64x64xf32>, memref<1x8x?x?xf16>, memref<1x8x?xf32>
   return
 }

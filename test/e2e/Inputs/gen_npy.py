@@ -2,11 +2,13 @@
 """Writes random .npy inputs for attn-run tests, with the standard library only.
 
   gen_npy.py OUT.npy SHAPE [--dtype float32|float16|float64|bool] [--seed N]
-             [--fill normal|ones|zeros|keep-fraction=P|bias]
+             [--fill normal|ones|zeros|keep-fraction=P|bias|padding-bias[=V]]
 
 SHAPE is comma-separated (e.g. 1,8,128,64). Values are N(0, 1) by default;
 `keep-fraction=P` writes a bool mask that keeps each element with
-probability P; `bias` writes N(0, 1) values with about 10% set to -inf.
+probability P; `bias` writes N(0, 1) values with about 10% set to -inf;
+`padding-bias[=V]` sets every 4th row to V (default finfo(float32).min) and
+the rest to 0.
 """
 import argparse
 import math
@@ -53,6 +55,13 @@ def main():
         a.dtype = "bool"
     elif a.fill == "bias":
         values = [(-math.inf if rng.random() < 0.1 else rng.gauss(0.0, 1.0)) for _ in range(n)]
+    elif a.fill.startswith("padding-bias"):
+        # HuggingFace-style padding mask: every 4th row (last dim = keys) is
+        # entirely finfo(dtype).min (float32's unless given as =V), the
+        # others 0.
+        low = float(a.fill.split("=")[1]) if "=" in a.fill else -3.4028234663852886e38
+        keys = shape[-1] if shape else 1
+        values = [(low if (i // keys) % 4 == 0 else 0.0) for i in range(n)]
     else:
         raise SystemExit(f"unknown --fill {a.fill}")
     write_npy(a.out, shape, a.dtype, values)

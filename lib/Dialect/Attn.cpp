@@ -2,6 +2,7 @@
 
 #include "attn/Dialect/Attn.h"
 #include "attn/Dialect/Masks.h"
+#include "attn/Support/Format.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -12,6 +13,7 @@
 
 using namespace mlir;
 using namespace mlir::attn;
+using ::attn::formatShape;
 
 #include "attn/Dialect/AttnDialect.cpp.inc"
 #include "attn/Dialect/AttnEnums.cpp.inc"
@@ -38,13 +40,6 @@ static constexpr int64_t kMaxHeadDim = 256;
 
 static std::string formatDim(int64_t d) {
   return ShapedType::isDynamic(d) ? std::string("?") : std::to_string(d);
-}
-
-static std::string formatShape(ArrayRef<int64_t> shape) {
-  std::string s = "[";
-  for (auto [i, d] : llvm::enumerate(shape))
-    s += (i ? ", " : "") + formatDim(d);
-  return s + "]";
 }
 
 /// True when two dims are known to disagree (dynamic dims agree with

@@ -4,6 +4,7 @@
 #include "attn/Dialect/Attn.h"
 #include "attn/InitAll.h"
 #include "attn/Pipelines/Pipelines.h"
+#include "attn/Support/Format.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -293,12 +294,6 @@ Descriptor<N> describe(const void *data, llvm::ArrayRef<int64_t> shape) {
   return d;
 }
 
-std::string formatShape(llvm::ArrayRef<int64_t> s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i)
-    r += (i ? ", " : "") + std::to_string(s[i]);
-  return r + "]";
-}
 } // namespace
 
 Error CpuKernel::run(const AttentionBuffers &buf) const {

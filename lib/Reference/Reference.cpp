@@ -1,6 +1,7 @@
 //===- Reference.cpp - Reference attention implementations ----------------===//
 
 #include "attn/Reference/Reference.h"
+#include "attn/Support/Format.h"
 
 #include "llvm/ADT/Twine.h"
 #include "llvm/Support/MathExtras.h"
@@ -35,15 +36,6 @@ std::string formatDouble(double value) {
   return buffer;
 }
 
-std::string formatShape(ArrayRef<int64_t> shape) {
-  std::string result = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i)
-      result += ", ";
-    result += std::to_string(shape[i]);
-  }
-  return result + "]";
-}
 
 /// Checks that `t` is a rank-4 tensor whose data matches its shape.
 Error checkTensor(StringRef name, StringRef layout, const HostTensor &t) {

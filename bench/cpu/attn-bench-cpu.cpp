@@ -362,12 +362,8 @@ std::string currentDate() {
   return text;
 }
 
-/// Prints `msg` as one line (diagnostics may span several) and returns 1.
 int fail(const llvm::Twine &msg) {
-  std::string line = msg.str();
-  std::replace(line.begin(), line.end(), '\n', ' ');
-  llvm::errs() << "attn-bench-cpu: error: " << StringRef(line).rtrim() << "\n";
-  return 1;
+  return reportError("attn-bench-cpu", msg, 1);
 }
 
 } // namespace

@@ -4,6 +4,9 @@
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/Twine.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
 
 namespace attn {
 
@@ -35,6 +38,13 @@ llvm::Error forEachFlag(
       return e;
   }
   return llvm::Error::success();
+}
+
+int reportError(llvm::StringRef tool, const llvm::Twine &msg, int status) {
+  std::string line = msg.str();
+  std::replace(line.begin(), line.end(), '\n', ' ');
+  llvm::errs() << tool << ": error: " << llvm::StringRef(line).rtrim() << "\n";
+  return status;
 }
 
 } // namespace attn

@@ -326,12 +326,8 @@ Expected<HostOutputs> execute(const Options &o, const HostInputs &in) {
   return out;
 }
 
-/// Prints `msg` as the one line of an error and returns exit status 2.
 int fail(const llvm::Twine &msg) {
-  std::string line = msg.str();
-  std::replace(line.begin(), line.end(), '\n', ' ');
-  llvm::errs() << "attn-run: error: " << StringRef(line).rtrim() << "\n";
-  return kExitBadInput;
+  return reportError("attn-run", msg, kExitBadInput);
 }
 
 } // namespace

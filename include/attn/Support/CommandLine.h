@@ -13,6 +13,7 @@
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/ADT/Twine.h"
 #include "llvm/Support/Error.h"
 
 #include <optional>
@@ -29,6 +30,10 @@ llvm::Error forEachFlag(
     llvm::function_ref<llvm::Error(llvm::StringRef flag,
                                    std::optional<llvm::StringRef> value)>
         handle);
+
+/// Prints "`tool`: error: `msg`" on stderr as exactly one line (messages
+/// that span lines are joined) and returns `status`, the exit status.
+int reportError(llvm::StringRef tool, const llvm::Twine &msg, int status);
 
 } // namespace attn
 

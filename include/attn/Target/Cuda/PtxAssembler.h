@@ -1,0 +1,39 @@
+//===- PtxAssembler.h - PTX → cubin in process with nvJitLink ---*- C++ -*-===//
+//
+// Assembles the PTX the GPU pipeline emits into a cubin for one chip,
+// in-process through the CUDA toolkit's nvJitLink (no GPU needed), and
+// reports what ptxas says about register use and spills. CI assembles every
+// kernel the compiler emits through this and fails on errors or spills.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_TARGET_CUDA_PTXASSEMBLER_H
+#define ATTN_TARGET_CUDA_PTXASSEMBLER_H
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace attn {
+
+struct CubinResult {
+  std::vector<char> cubin;
+  /// From ptxas' info log (the largest over the kernels of the module).
+  int64_t registers = 0;
+  int64_t spillStoreBytes = 0, spillLoadBytes = 0;
+  std::string infoLog;
+
+  bool spills() const { return spillStoreBytes > 0 || spillLoadBytes > 0; }
+};
+
+/// Assembles `ptx` for `chip` ("sm_80", "sm_86", "sm_89", "sm_90a", ...).
+/// Errors carry ptxas' error log.
+llvm::Expected<CubinResult> assemblePtx(llvm::StringRef ptx,
+                                        llvm::StringRef chip);
+
+} // namespace attn
+
+#endif // ATTN_TARGET_CUDA_PTXASSEMBLER_H

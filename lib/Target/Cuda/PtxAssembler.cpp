@@ -1,0 +1,108 @@
+//===- PtxAssembler.cpp - PTX → cubin in process with nvJitLink -----------===//
+
+#include "attn/Target/Cuda/PtxAssembler.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/Regex.h"
+
+#include <nvJitLink.h>
+
+using llvm::Error;
+using llvm::Expected;
+using llvm::StringRef;
+
+namespace attn {
+
+namespace {
+
+/// Owns an nvJitLink handle.
+class Linker {
+public:
+  ~Linker() {
+    if (handle)
+      nvJitLinkDestroy(&handle);
+  }
+  nvJitLinkHandle handle = nullptr;
+
+  std::string errorLog() const { return log(/*info=*/false); }
+  std::string infoLog() const { return log(/*info=*/true); }
+
+private:
+  std::string log(bool info) const {
+    size_t size = 0;
+    if ((info ? nvJitLinkGetInfoLogSize(handle, &size)
+              : nvJitLinkGetErrorLogSize(handle, &size)) != NVJITLINK_SUCCESS ||
+        size == 0)
+      return "";
+    std::string text(size, '\0');
+    if ((info ? nvJitLinkGetInfoLog(handle, text.data())
+              : nvJitLinkGetErrorLog(handle, text.data())) != NVJITLINK_SUCCESS)
+      return "";
+    return StringRef(text.c_str()).trim().str();
+  }
+};
+
+Error linkError(const llvm::Twine &what, nvJitLinkResult result,
+                StringRef log) {
+  std::string text = ("nvJitLink: " + what + " failed (error " +
+                      llvm::Twine(int(result)) + ")")
+                         .str();
+  if (!log.empty())
+    text += ": " + log.str();
+  return llvm::createStringError(text);
+}
+
+/// Reads "Used N registers" and "N bytes spill stores, M bytes spill loads"
+/// from ptxas' verbose output (one set per kernel; keep the worst).
+void parseInfoLog(CubinResult &r) {
+  llvm::Regex regs("Used ([0-9]+) registers");
+  llvm::Regex spill("([0-9]+) bytes spill stores, ([0-9]+) bytes spill loads");
+  llvm::SmallVector<StringRef> lines;
+  StringRef(r.infoLog).split(lines, '\n');
+  for (StringRef line : lines) {
+    llvm::SmallVector<StringRef, 3> m;
+    int64_t v = 0, w = 0;
+    if (regs.match(line, &m) && !m[1].getAsInteger(10, v))
+      r.registers = std::max(r.registers, v);
+    if (spill.match(line, &m) && !m[1].getAsInteger(10, v) &&
+        !m[2].getAsInteger(10, w)) {
+      r.spillStoreBytes = std::max(r.spillStoreBytes, v);
+      r.spillLoadBytes = std::max(r.spillLoadBytes, w);
+    }
+  }
+}
+
+} // namespace
+
+Expected<CubinResult> assemblePtx(StringRef ptx, StringRef chip) {
+  if (!chip.starts_with("sm_") || chip.size() < 5)
+    return llvm::createStringError("invalid chip '" + chip +
+                                   "' (expected e.g. sm_80 or sm_90a)");
+  std::string arch = ("-arch=" + chip).str();
+  const char *options[] = {arch.c_str(), "-O3", "-verbose"};
+  Linker linker;
+  if (nvJitLinkResult r = nvJitLinkCreate(&linker.handle, 3, options))
+    return linkError("create for " + chip, r, "");
+  // nvJitLink reads the PTX as a NUL-terminated string.
+  std::string text = ptx.str();
+  if (nvJitLinkResult r =
+          nvJitLinkAddData(linker.handle, NVJITLINK_INPUT_PTX, text.c_str(),
+                           text.size() + 1, "attn.ptx"))
+    return linkError("assembling the PTX for " + chip, r, linker.errorLog());
+  if (nvJitLinkResult r = nvJitLinkComplete(linker.handle))
+    return linkError("linking for " + chip, r, linker.errorLog());
+
+  CubinResult result;
+  size_t size = 0;
+  if (nvJitLinkResult r = nvJitLinkGetLinkedCubinSize(linker.handle, &size))
+    return linkError("querying the cubin size", r, linker.errorLog());
+  result.cubin.resize(size);
+  if (nvJitLinkResult r =
+          nvJitLinkGetLinkedCubin(linker.handle, result.cubin.data()))
+    return linkError("reading the cubin", r, linker.errorLog());
+  result.infoLog = linker.infoLog();
+  parseInfoLog(result);
+  return result;
+}
+
+} // namespace attn

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <limits>
+#include <thread>
 
 using namespace attn;
 
@@ -187,6 +188,42 @@ TEST(CpuKernel, TileSizesDoNotChangeTheResult) {
   ASSERT_FALSE(!!kernel);
   EXPECT_NE(errorText(kernel).find("multiple of vector-width"),
             std::string::npos);
+}
+
+/// Kernels compile and run concurrently from several threads (each compile
+/// has its own MLIRContext and ExecutionEngine; runs share nothing).
+TEST(CpuKernel, CompilesAndRunsFromSeveralThreads) {
+  constexpr int kThreads = 4;
+  std::vector<std::string> failures(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([t, &failures] {
+      AttentionProblem p = smallProblem();
+      p.q[2] = 20 + 7 * t; // a different kernel per thread
+      p.causal = AttentionProblem::Causal::BottomRight;
+      auto kernel = CpuKernel::compile(p, {});
+      if (!kernel) {
+        failures[t] = llvm::toString(kernel.takeError());
+        return;
+      }
+      HostInputs in = test::makeInputs(p, 100 + t);
+      for (int run = 0; run < 3; ++run) {
+        auto out = runCpu(**kernel, in);
+        if (!out) {
+          failures[t] = llvm::toString(out.takeError());
+          return;
+        }
+        auto report = checkOutputs(in, *out);
+        if (!report || !report->ok()) {
+          failures[t] = report ? "check failed" : llvm::toString(report.takeError());
+          return;
+        }
+      }
+    });
+  for (std::thread &th : threads)
+    th.join();
+  for (int t = 0; t < kThreads; ++t)
+    EXPECT_EQ(failures[t], "") << "thread " << t;
 }
 
 } // namespace

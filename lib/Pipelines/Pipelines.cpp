@@ -7,6 +7,8 @@
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -56,7 +58,43 @@ void mlir::attn::buildLowerToCpuPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
 }
 
+void mlir::attn::buildLowerToPtxPipeline(OpPassManager &pm,
+                                         const PtxPipelineOptions &options) {
+  // 1. The kernels.
+  pm.addPass(createAttnEmitGpuKernel());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  // 2. The NVVM target: PTX ISA 8.0 (LLVM rejects the default 6.0 for
+  //    sm_80+) and the toolkit's libdevice for exp2/log, named explicitly so
+  //    that the result does not depend on the environment.
+  GpuNVVMAttachTargetOptions target;
+  target.chip = options.chip;
+  target.features = "+ptx80";
+  target.linkLibs.push_back(ATTN_CUDA_LIBDEVICE);
+  pm.addPass(createGpuNVVMAttachTarget(target));
+  // 3. Kernel bodies → NVVM/LLVM dialect.
+  OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+  kernels.addPass(createConvertNVGPUToNVVMPass());
+  kernels.addPass(createSCFToControlFlowPass());
+  kernels.addPass(memref::createExpandStridedMetadataPass());
+  kernels.addPass(createLowerAffinePass());
+  kernels.addPass(createConvertGpuOpsToNVVMOps());
+  kernels.addPass(createConvertNVVMToLLVMPass());
+  kernels.addPass(createCanonicalizerPass());
+  kernels.addPass(createCSEPass());
+  kernels.addPass(createReconcileUnrealizedCastsPass());
+  // 4. PTX text in a gpu.binary.
+  GpuModuleToBinaryPassOptions binary;
+  binary.compilationTarget = "isa";
+  binary.toolkitPath = ATTN_CUDA_TOOLKIT;
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+}
+
 void mlir::attn::registerPipelines() {
+  PassPipelineRegistration<PtxPipelineOptions>(
+      "attn-lower-to-ptx",
+      "Lower attn.attention functions to tensor-core GPU kernels and PTX",
+      buildLowerToPtxPipeline);
   PassPipelineRegistration<CpuPipelineOptions>(
       "attn-lower-to-cpu",
       "Lower attn.attention to LLVM dialect code for the host CPU (the entry "

@@ -32,6 +32,19 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
 void buildLowerToCpuPipeline(OpPassManager &pm,
                              const CpuPipelineOptions &options);
 
+/// Options of `attn-lower-to-ptx`.
+struct PtxPipelineOptions : public PassPipelineOptions<PtxPipelineOptions> {
+  PassOptions::Option<std::string> chip{
+      *this, "chip", llvm::cl::desc("target GPU (sm_80, sm_86, sm_89, sm_90a)"),
+      llvm::cl::init("sm_80")};
+};
+
+/// attn.attention functions → tensor-core GPU kernels → PTX in a gpu.binary
+/// (format=isa), through MLIR's NVVM pipeline (PTX ISA 8.0, libdevice from
+/// the CUDA toolkit for exp2/log).
+void buildLowerToPtxPipeline(OpPassManager &pm,
+                             const PtxPipelineOptions &options);
+
 void registerPipelines();
 
 } // namespace mlir::attn

@@ -5,6 +5,45 @@
 
 include "mlir/Pass/PassBase.td"
 
+def AttnDumpPtx : Pass<"attn-dump-ptx", "::mlir::ModuleOp"> {
+  let summary = "Print the PTX of every gpu.binary (format=isa) to stdout";
+  let description = [{
+    Prints the assembly of each object of each `gpu.binary` in the module,
+    preceded by a `// attn-dump-ptx: @<binary> <target>` line, so that
+    `attn-opt x.mlir -attn-lower-to-ptx='chip=sm_80' -attn-dump-ptx` shows the
+    PTX the compiler emits. The module is left unchanged.
+  }];
+}
+
+def AttnEmitGpuKernel : Pass<"attn-emit-gpu-kernel", "::mlir::ModuleOp"> {
+  let summary = "Emit each attn.attention function as a tensor-core GPU kernel";
+  let description = [{
+    Replaces every function that computes one `attn.attention` by a
+    `gpu.func` kernel (same name) in `gpu.module @attn_kernels`, written as
+    FlashAttention-2's forward pass for sm_80-class tensor cores: a CTA of
+    4 warps per (64-row query tile, head, batch), Q fragments loaded once
+    with `ldmatrix`, K/V tiles staged through shared memory, `S = Q·Kᵀ` and
+    `O += P·V` with `mma.sync.m16n8k16` (P stays in registers), the online
+    softmax on the accumulator fragments with quad shuffles, and the key-tile
+    range of the causal/window band (the KeyBand of the CPU tiling).
+
+    Kernel ABI: `(Q, K, V, O: memref<?xT>, LSE: memref<?xf32>, Sq, Sk:
+    index)` on dense `[B, H, S, D]` buffers, grid `(ceil(Sq/64), Hq, B)`,
+    128 threads, dynamic shared memory `attn.dynamic_shared_memory` bytes
+    (an attribute of the kernel).
+
+    First version: f16, no mask operand, no soft-cap (others are rejected
+    with an error); shared memory is filled with plain loads (no `cp.async`
+    pipeline or swizzle yet). Assembled by ptxas in CI; not yet run on a GPU.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::nvgpu::NVGPUDialect", "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+}
+
 def AttnLowerTilesToVector : Pass<"attn-lower-tiles-to-vector"> {
   let summary = "Lower the attn.tile_* ops to scf/vector/memref code for the CPU";
   let description = [{

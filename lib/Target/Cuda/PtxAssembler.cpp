@@ -79,9 +79,9 @@ Expected<CubinResult> assemblePtx(StringRef ptx, StringRef chip) {
     return llvm::createStringError("invalid chip '" + chip +
                                    "' (expected e.g. sm_80 or sm_90a)");
   std::string arch = ("-arch=" + chip).str();
-  const char *options[] = {arch.c_str(), "-O3", "-verbose"};
+  const char *options[] = {arch.c_str(), "-verbose"};
   Linker linker;
-  if (nvJitLinkResult r = nvJitLinkCreate(&linker.handle, 3, options))
+  if (nvJitLinkResult r = nvJitLinkCreate(&linker.handle, 2, options))
     return linkError("create for " + chip, r, "");
   // nvJitLink reads the PTX as a NUL-terminated string.
   std::string text = ptx.str();

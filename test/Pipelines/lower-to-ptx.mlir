@@ -1,0 +1,29 @@
+// -attn-lower-to-ptx: attn.attention → tensor-core kernel → PTX
+// (-attn-dump-ptx prints it). The instructions that matter: mma.sync
+// m16n8k16 f16→f32, ldmatrix (x4 for Q, x2 for K, x2.trans for V), quad
+// shuffles, barriers, ex2.approx from libdevice's exp2, and no local-memory
+// (spill) traffic.
+//
+// RUN: attn-opt %s -attn-lower-to-ptx='chip=sm_80' -attn-dump-ptx -o /dev/null | FileCheck %s --check-prefixes=CHECK,SM80
+// RUN: attn-opt %s -attn-lower-to-ptx='chip=sm_90a' -attn-dump-ptx -o /dev/null | FileCheck %s --check-prefixes=CHECK,SM90
+// RUN: attn-opt %s -attn-lower-to-ptx='chip=sm_80' -attn-dump-ptx -o /dev/null | FileCheck %s --check-prefix=NOLOCAL
+
+// The target: PTX ISA 8.0 and libdevice linked by path.
+// CHECK:       // attn-dump-ptx: @attn_kernels #nvvm.target<chip = "{{sm_80|sm_90a}}", features = "+ptx80", link = ["{{.*}}libdevice.10.bc"]>
+// SM80:        .target sm_80
+// SM90:        .target sm_90a
+// CHECK:       .visible .entry gqa_window_d128(
+// CHECK-DAG:   ldmatrix.sync.aligned.m8n8.x4.shared.b16
+// CHECK-DAG:   ldmatrix.sync.aligned.m8n8.x2.shared.b16
+// CHECK-DAG:   ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16
+// CHECK-DAG:   mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
+// CHECK-DAG:   shfl.sync.bfly.b32
+// CHECK-DAG:   bar.sync
+// CHECK-DAG:   ex2.approx.f32
+// CHECK:       ret;
+// No local memory (spills or stack arrays) anywhere in the kernel.
+// NOLOCAL-NOT: .local
+func.func @gqa_window_d128(%q: tensor<?x8x?x128xf16>, %k: tensor<?x2x?x128xf16>, %v: tensor<?x2x?x128xf16>) -> (tensor<?x8x?x128xf16>, tensor<?x8x?xf32>) {
+  %o, %lse = attn.attention %q, %k, %v {causal = #attn.causal<bottom_right>, window = array<i64: 256, 0>} : tensor<?x8x?x128xf16>, tensor<?x2x?x128xf16>, tensor<?x2x?x128xf16> -> tensor<?x8x?x128xf16>, tensor<?x8x?xf32>
+  return %o, %lse : tensor<?x8x?x128xf16>, tensor<?x8x?xf32>
+}

@@ -1,0 +1,71 @@
+// -attn-emit-gpu-kernel: each attn.attention function becomes a tensor-core
+// kernel (FlashAttention-2 forward, 4 warps × 16 query rows, 64-key tiles).
+//
+// RUN: attn-opt %s -split-input-file -attn-emit-gpu-kernel -verify-diagnostics | FileCheck %s --enable-var-scope
+
+// D = Dv = 64: dynamic shared memory 64 rows · (64 + 64) halves = 16384
+// bytes (K, which stages Q first, and V); Q fragments stay in registers.
+// CHECK:       module attributes {gpu.container_module}
+// CHECK:         gpu.module @attn_kernels {
+// CHECK-NEXT:      gpu.func @mha_causal_d64(%[[Q:.+]]: memref<?xf16>, %[[K:.+]]: memref<?xf16>, %[[V:.+]]: memref<?xf16>, %[[O:.+]]: memref<?xf16>, %[[LSE:.+]]: memref<?xf32>, %[[SQ:.+]]: index, %[[SK:.+]]: index) kernel attributes {attn.dynamic_shared_memory = 16384 : i64, known_block_size = array<i32: 128, 1, 1>}
+// Work item (query tile, head, batch) = (block x, y, z).
+// CHECK:           gpu.block_id  x
+// CHECK:           gpu.block_id  y
+// CHECK:           gpu.block_id  z
+// CHECK:           %[[SMEM:.+]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+// CHECK:           memref.view %[[SMEM]]{{.*}} to memref<64x64xf16, #gpu.address_space<workgroup>>
+// CHECK:           memref.view %[[SMEM]]{{.*}} to memref<64x64xf16, #gpu.address_space<workgroup>>
+// Q fragments (A operands, 16x16): 64 / 16 = 4 ldmatrix.x4 before the loop.
+// CHECK:           gpu.barrier
+// CHECK-COUNT-4:   nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false} : memref<64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+// The key loop carries m and l of rows g and g + 8 and the 64 / 8 = 8
+// O accumulator fragments.
+// CHECK:           scf.for {{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>) {
+// CHECK:             gpu.barrier
+// S = Q·Kᵀ: K fragments by ldmatrix.x2 (no transpose), m16n8k16 MMAs.
+// CHECK:             nvgpu.ldmatrix {{.*}} {numTiles = 2 : i32, transpose = false} : memref<64x64xf16, #gpu.address_space<workgroup>> -> vector<2x2xf16>
+// CHECK:             nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+// Row maxima across the quad: shuffles xor 1 and 2.
+// CHECK:             gpu.shuffle  xor %{{.+}}, %{{.+}}, %{{.+}} : f32
+// P = exp2((S - m) * log2(e)).
+// CHECK:             math.exp2
+// P stays in registers: its A fragments are built from the S accumulators.
+// CHECK:             vector.from_elements {{.*}} : vector<4x2xf16>
+// V fragments by ldmatrix.x2.trans.
+// CHECK:             nvgpu.ldmatrix {{.*}} {numTiles = 2 : i32, transpose = true} : memref<64x64xf16, #gpu.address_space<workgroup>> -> vector<2x2xf16>
+// CHECK:             scf.yield
+// Epilogue: O / l with predicated stores, LSE = m + ln l.
+// CHECK:           math.log
+// CHECK:           memref.store {{.*}}, %[[O]]
+// CHECK:           memref.store {{.*}}, %[[LSE]]
+// CHECK:           gpu.return
+// The host function is replaced by the kernel.
+// CHECK-NOT:     func.func @mha_causal_d64
+func.func @mha_causal_d64(%q: tensor<?x8x?x64xf16>, %k: tensor<?x8x?x64xf16>, %v: tensor<?x8x?x64xf16>) -> (tensor<?x8x?x64xf16>, tensor<?x8x?xf32>) {
+  %o, %lse = attn.attention %q, %k, %v {causal = #attn.causal<bottom_right>} : tensor<?x8x?x64xf16>, tensor<?x8x?x64xf16>, tensor<?x8x?x64xf16> -> tensor<?x8x?x64xf16>, tensor<?x8x?xf32>
+  return %o, %lse : tensor<?x8x?x64xf16>, tensor<?x8x?xf32>
+}
+
+// -----
+
+// D = Dv = 256: key tiles of 32 (S and P beside the 32 O accumulator
+// fragments), and Q gets its own shared tile, its fragments reloaded inside
+// the key loop: (64·256 Q + 32·256 K + 32·256 V) halves = 81920 bytes.
+// CHECK-LABEL:     gpu.func @gqa_d256
+// CHECK-SAME:      attn.dynamic_shared_memory = 81920 : i64
+// CHECK-NOT:       nvgpu.ldmatrix
+// CHECK:           scf.for
+// CHECK:             nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false}
+func.func @gqa_d256(%q: tensor<1x8x?x256xf16>, %k: tensor<1x2x?x256xf16>, %v: tensor<1x2x?x256xf16>) -> (tensor<1x8x?x256xf16>, tensor<1x8x?xf32>) {
+  %o, %lse = attn.attention %q, %k, %v : tensor<1x8x?x256xf16>, tensor<1x2x?x256xf16>, tensor<1x2x?x256xf16> -> tensor<1x8x?x256xf16>, tensor<1x8x?xf32>
+  return %o, %lse : tensor<1x8x?x256xf16>, tensor<1x8x?xf32>
+}
+
+// -----
+
+// Not supported yet: a clear error, no kernel.
+func.func @bf16_not_yet(%q: tensor<1x8x16x64xbf16>, %k: tensor<1x8x16x64xbf16>, %v: tensor<1x8x16x64xbf16>) -> (tensor<1x8x16x64xbf16>, tensor<1x8x16xf32>) {
+  // expected-error @+1 {{attn-emit-gpu-kernel: not supported yet by the GPU backend (one attn.attention per function, f16, no mask operand, no softcap)}}
+  %o, %lse = attn.attention %q, %k, %v : tensor<1x8x16x64xbf16>, tensor<1x8x16x64xbf16>, tensor<1x8x16x64xbf16> -> tensor<1x8x16x64xbf16>, tensor<1x8x16xf32>
+  return %o, %lse : tensor<1x8x16x64xbf16>, tensor<1x8x16xf32>
+}

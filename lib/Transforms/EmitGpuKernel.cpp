@@ -17,10 +17,13 @@
 //        (P never leaves registers; V fragments by ldmatrix.x2.trans)
 //   3. O / l and LSE = m + ln l, stored with row/column predication.
 //
-// Kernel ABI: (Q, K, V, O: memref<?xT>, LSE: memref<?xf32>, Sq, Sk: index),
-// dense [B, H, S, D] buffers; dynamic shared memory of
-// (64·Dp + BN·Dvp [+ 64·Dp when Q is not kept in registers])·sizeof(T)
-// bytes (Dp, Dvp: D, Dv rounded up to 16).
+// Kernel ABI: (Q, K, V, O: memref<?xT>, LSE: memref<?xf32>, Sq, Sk: index)
+// over dense [B, H, S, D] buffers. With MLIR's default calling convention
+// each memref is passed as its 5 descriptor fields (allocated and aligned
+// pointers, offset = 0, size, stride = 1): 27 parameters in all. Dynamic
+// shared memory: the kernel's `attn.dynamic_shared_memory` bytes, i.e.
+// (rows_K·Dp + BN·Dvp [+ 64·Dp when Q is not kept in registers])·sizeof(T)
+// with Dp, Dvp the head dims rounded up to 16.
 //
 // Status: first version. f16 only (MLIR 22's nvgpu.mma.sync has no bf16),
 // no mask operand or soft-cap yet (rejected with an error), shared memory
@@ -78,11 +81,17 @@ public:
   static constexpr int64_t kMaxQInRegisters = 128;
   bool qInRegisters() const { return dp <= kMaxQInRegisters; }
 
-  /// Dynamic shared memory bytes of the kernel: K (which also stages Q when
-  /// Q lives in registers) and V tiles, plus the Q tile otherwise.
+  /// Rows of the K buffer: it also stages the Q tile when Q lives in
+  /// registers.
+  int64_t keyBufferRows() const {
+    return qInRegisters() ? std::max(kBlockM, blockN) : blockN;
+  }
+
+  /// Dynamic shared memory bytes of the kernel: the K and V tiles, plus the
+  /// Q tile when Q does not live in registers.
   int64_t sharedBytes() const {
-    int64_t elems =
-        kBlockM * dp + blockN * dvp + (qInRegisters() ? 0 : kBlockM * dp);
+    int64_t elems = keyBufferRows() * dp + blockN * dvp +
+                    (qInRegisters() ? 0 : kBlockM * dp);
     return elems * et.getIntOrFloatBitWidth() / 8;
   }
 
@@ -198,12 +207,13 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
       b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
                          MemRefLayoutAttrInterface(), ws));
   int64_t bytes = et.getIntOrFloatBitWidth() / 8;
+  int64_t kRows = keyBufferRows();
   Value kS = memref::ViewOp::create(
-      b, MemRefType::get({kBlockM, dp}, et, MemRefLayoutAttrInterface(), ws),
+      b, MemRefType::get({kRows, dp}, et, MemRefLayoutAttrInterface(), ws),
       smem, idx(0), ValueRange{});
   Value vS = memref::ViewOp::create(
       b, MemRefType::get({blockN, dvp}, et, MemRefLayoutAttrInterface(), ws),
-      smem, idx(kBlockM * dp * bytes), ValueRange{});
+      smem, idx(kRows * dp * bytes), ValueRange{});
 
   // 1. Q fragments: rows 16w + lane%16, k columns 16kk + 8·(lane/16); in
   //    registers for the whole key loop, or reloaded from Q's own tile.
@@ -212,7 +222,7 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
   if (!qInRegisters())
     qS = memref::ViewOp::create(
         b, MemRefType::get({kBlockM, dp}, et, MemRefLayoutAttrInterface(), ws),
-        smem, idx((kBlockM * dp + blockN * dvp) * bytes), ValueRange{});
+        smem, idx((kRows * dp + blockN * dvp) * bytes), ValueRange{});
   loadTile(q, qBase, q0, rowsQ, d, qS, kBlockM, dp);
   gpu::BarrierOp::create(b);
   Value qRow = add(mul(warp, idx(kRowsPerWarp)), arith::RemUIOp::create(b, lane, idx(16)));
@@ -271,20 +281,20 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
             arith::RemUIOp::create(b, arith::DivUIOp::create(b, lane, idx(8)),
                                    idx(2)),
             idx(8));
-        SmallVector<Value> s(blockN / 8);
-        for (int64_t nt = 0; nt < blockN / 8; ++nt) {
-          Value c = zeroAcc;
-          for (int64_t kk = 0; kk < dp / 16; ++kk) {
+        // k steps outermost: a reloaded Q fragment (D = 256) is live for one
+        // step only.
+        SmallVector<Value> s(blockN / 8, zeroAcc);
+        for (int64_t kk = 0; kk < dp / 16; ++kk) {
+          Value qf = qInRegisters() ? qFrag[kk] : loadQFragment(kk);
+          for (int64_t nt = 0; nt < blockN / 8; ++nt) {
             Value kf = nvgpu::LdMatrixOp::create(
                 b, fragB, kS,
                 ValueRange{add(idx(nt * 8), kRowOff),
                            add(idx(16 * kk), kColOff)},
                 /*transpose=*/false, /*numTiles=*/2);
-            Value qf = qInRegisters() ? qFrag[kk] : loadQFragment(kk);
-            c = nvgpu::MmaSyncOp::create(b, qf, kf, c,
-                                         ArrayRef<int64_t>{16, 8, 16});
+            s[nt] = nvgpu::MmaSyncOp::create(b, qf, kf, s[nt],
+                                             ArrayRef<int64_t>{16, 8, 16});
           }
-          s[nt] = c;
         }
 
         // Scale and mask element (i, j) of n-tile nt: row g + 8i,

@@ -50,9 +50,9 @@ func.func @mha_causal_d64(%q: tensor<?x8x?x64xf16>, %k: tensor<?x8x?x64xf16>, %v
 
 // D = Dv = 256: key tiles of 32 (S and P beside the 32 O accumulator
 // fragments), and Q gets its own shared tile, its fragments reloaded inside
-// the key loop: (64·256 Q + 32·256 K + 32·256 V) halves = 81920 bytes.
+// the key loop: (64·256 Q + 32·256 K + 32·256 V) halves = 65536 bytes.
 // CHECK-LABEL:     gpu.func @gqa_d256
-// CHECK-SAME:      attn.dynamic_shared_memory = 81920 : i64
+// CHECK-SAME:      attn.dynamic_shared_memory = 65536 : i64
 // CHECK-NOT:       nvgpu.ldmatrix
 // CHECK:           scf.for
 // CHECK:             nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false}

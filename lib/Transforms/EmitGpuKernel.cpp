@@ -17,11 +17,9 @@
 //        (P never leaves registers; V fragments by ldmatrix.x2.trans)
 //   3. O / l and LSE = m + ln l, stored with row/column predication.
 //
-// Kernel ABI: (Q, K, V, O: memref<?xT>, LSE: memref<?xf32>, Sq, Sk: index)
-// over dense [B, H, S, D] buffers. With MLIR's default calling convention
-// each memref is passed as its 5 descriptor fields (allocated and aligned
-// pointers, offset = 0, size, stride = 1): 27 parameters in all. Dynamic
-// shared memory: the kernel's `attn.dynamic_shared_memory` bytes, i.e.
+// Kernel ABI: (Q, K, V, O, LSE: pointers; Sq, Sk: i64) over dense
+// [B, H, S, D] buffers (LSE f32 [B, Hq, Sq]). Dynamic shared memory: the
+// kernel's `attn.dynamic_shared_memory` bytes, i.e.
 // (rows_K·Dp + BN·Dvp [+ 64·Dp when Q is not kept in registers])·sizeof(T)
 // with Dp, Dvp the head dims rounded up to 16.
 //
@@ -37,6 +35,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
@@ -127,6 +126,30 @@ private:
                        });
   }
 
+  /// A 1-D memref view of the dense buffer at `ptr` (a kernel parameter):
+  /// its LLVM descriptor (ptr, ptr, offset 0, size, stride 1) cast to the
+  /// memref type, so that the kernel ABI is plain pointers. The size is not
+  /// used (no bounds checks); it is set to the largest index.
+  Value asMemRef(Value ptr, Type elementType) {
+    auto i64 = b.getI64Type();
+    auto array = LLVM::LLVMArrayType::get(i64, 1);
+    auto descType = LLVM::LLVMStructType::getLiteral(
+        b.getContext(), {ptr.getType(), ptr.getType(), i64, array, array});
+    Value desc = LLVM::PoisonOp::create(b, descType);
+    auto cst = [&](int64_t x) {
+      return LLVM::ConstantOp::create(b, i64, b.getI64IntegerAttr(x));
+    };
+    desc = LLVM::InsertValueOp::create(b, desc, ptr, ArrayRef<int64_t>{0});
+    desc = LLVM::InsertValueOp::create(b, desc, ptr, ArrayRef<int64_t>{1});
+    desc = LLVM::InsertValueOp::create(b, desc, cst(0), ArrayRef<int64_t>{2});
+    desc = LLVM::InsertValueOp::create(
+        b, desc, cst(std::numeric_limits<int64_t>::max()),
+        ArrayRef<int64_t>{3, 0});
+    desc = LLVM::InsertValueOp::create(b, desc, cst(1), ArrayRef<int64_t>{4, 0});
+    Type memref = MemRefType::get({ShapedType::kDynamic}, elementType);
+    return UnrealizedConversionCastOp::create(b, memref, desc).getResult(0);
+  }
+
   /// Reduces `x` over the 4 threads of a quad (the threads that hold one
   /// accumulator row) with shuffles xor 1 and 2.
   Value quadReduce(Value x, bool isMax) {
@@ -170,10 +193,15 @@ void KernelEmitter::loadTile(Value global, Value base, Value row0,
 void KernelEmitter::emit(gpu::GPUFuncOp func) {
   Block &entry = func.getBody().front();
   b.setInsertionPointToStart(&entry);
-  Value q = entry.getArgument(0), k = entry.getArgument(1),
-        v = entry.getArgument(2), o = entry.getArgument(3),
-        lse = entry.getArgument(4), sq = entry.getArgument(5),
-        sk = entry.getArgument(6);
+  Value q = asMemRef(entry.getArgument(0), et),
+        k = asMemRef(entry.getArgument(1), et),
+        v = asMemRef(entry.getArgument(2), et),
+        o = asMemRef(entry.getArgument(3), et),
+        lse = asMemRef(entry.getArgument(4), b.getF32Type()),
+        sq = arith::IndexCastOp::create(b, b.getIndexType(),
+                                        entry.getArgument(5)),
+        sk = arith::IndexCastOp::create(b, b.getIndexType(),
+                                        entry.getArgument(6));
   auto f32Type = b.getF32Type();
   auto acc = VectorType::get({2, 2}, f32Type);
   auto fragA = VectorType::get({4, 2}, et);
@@ -441,13 +469,9 @@ struct AttnEmitGpuKernelPass
         return signalPassFailure();
       }
       OpBuilder kb(gpuModule.getBodyRegion());
-      auto ptrType = [&](Type t) {
-        return MemRefType::get({ShapedType::kDynamic}, t);
-      };
+      Type ptr = LLVM::LLVMPointerType::get(kb.getContext());
       auto type = kb.getFunctionType(
-          {ptrType(et), ptrType(et), ptrType(et), ptrType(et),
-           ptrType(kb.getF32Type()), kb.getIndexType(), kb.getIndexType()},
-          {});
+          {ptr, ptr, ptr, ptr, ptr, kb.getI64Type(), kb.getI64Type()}, {});
       auto func = gpu::GPUFuncOp::create(kb, f.getLoc(), f.getName(), type);
       func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), kb.getUnitAttr());
       func.setKnownBlockSizeAttr(

@@ -7,7 +7,11 @@
 // bytes (K, which stages Q first, and V); Q fragments stay in registers.
 // CHECK:       module attributes {gpu.container_module}
 // CHECK:         gpu.module @attn_kernels {
-// CHECK-NEXT:      gpu.func @mha_causal_d64(%[[Q:.+]]: memref<?xf16>, %[[K:.+]]: memref<?xf16>, %[[V:.+]]: memref<?xf16>, %[[O:.+]]: memref<?xf16>, %[[LSE:.+]]: memref<?xf32>, %[[SQ:.+]]: index, %[[SK:.+]]: index) kernel attributes {attn.dynamic_shared_memory = 16384 : i64, known_block_size = array<i32: 128, 1, 1>}
+// Kernel ABI: Q, K, V, O, LSE pointers and Sq, Sk.
+// CHECK-NEXT:      gpu.func @mha_causal_d64(%{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: i64, %{{.+}}: i64) kernel attributes {attn.dynamic_shared_memory = 16384 : i64, known_block_size = array<i32: 128, 1, 1>}
+// Each pointer is viewed as a 1-D memref (descriptor: offset 0, stride 1).
+// CHECK-COUNT-4:   builtin.unrealized_conversion_cast %{{.+}} : !llvm.struct<(ptr, ptr, i64, array<1 x i64>, array<1 x i64>)> to memref<?xf16>
+// CHECK:           %[[LSE:.+]] = builtin.unrealized_conversion_cast %{{.+}} : !llvm.struct<(ptr, ptr, i64, array<1 x i64>, array<1 x i64>)> to memref<?xf32>
 // Work item (query tile, head, batch) = (block x, y, z).
 // CHECK:           gpu.block_id  x
 // CHECK:           gpu.block_id  y
@@ -36,7 +40,7 @@
 // CHECK:             scf.yield
 // Epilogue: O / l with predicated stores, LSE = m + ln l.
 // CHECK:           math.log
-// CHECK:           memref.store {{.*}}, %[[O]]
+// CHECK:           memref.store {{.*}} : memref<?xf16>
 // CHECK:           memref.store {{.*}}, %[[LSE]]
 // CHECK:           gpu.return
 // The host function is replaced by the kernel.

@@ -27,8 +27,8 @@ def AttnEmitGpuKernel : Pass<"attn-emit-gpu-kernel", "::mlir::ModuleOp"> {
     softmax on the accumulator fragments with quad shuffles, and the key-tile
     range of the causal/window band (the KeyBand of the CPU tiling).
 
-    Kernel ABI: `(Q, K, V, O: memref<?xT>, LSE: memref<?xf32>, Sq, Sk:
-    index)` on dense `[B, H, S, D]` buffers, grid `(ceil(Sq/64), Hq, B)`,
+    Kernel ABI: `(Q, K, V, O, LSE: !llvm.ptr, Sq, Sk: i64)` on dense
+    `[B, H, S, D]` buffers (LSE f32), grid `(ceil(Sq/64), Hq, B)`,
     128 threads, dynamic shared memory `attn.dynamic_shared_memory` bytes
     (an attribute of the kernel).
 
@@ -38,7 +38,8 @@ def AttnEmitGpuKernel : Pass<"attn-emit-gpu-kernel", "::mlir::ModuleOp"> {
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
-    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::LLVM::LLVMDialect", "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect",
     "::mlir::nvgpu::NVGPUDialect", "::mlir::scf::SCFDialect",
     "::mlir::vector::VectorDialect"
   ];

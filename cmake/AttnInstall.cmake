@@ -65,9 +65,11 @@ install(TARGETS ${ATTN_COMPILER_LIBRARIES}
 # lives in the LLVM we built against (not in a default search directory on
 # Debian), so the installed tools also search there.
 set(ATTN_LLVM_TOOLS attn-opt attn-run)
-if(TARGET attn-bench-cpu)
-  list(APPEND ATTN_LLVM_TOOLS attn-bench-cpu)
-endif()
+foreach(optional attn-bench-cpu attn-compile)
+  if(TARGET ${optional})
+    list(APPEND ATTN_LLVM_TOOLS ${optional})
+  endif()
+endforeach()
 foreach(tool ${ATTN_LLVM_TOOLS})
   set_property(TARGET ${tool} APPEND PROPERTY INSTALL_RPATH "${LLVM_LIBRARY_DIR}")
 endforeach()

@@ -50,12 +50,19 @@ tools = [
     ToolSubst("attn-opt", unresolved="fatal"),
     # attn-run needs the JIT; tests that use it fail clearly if it is absent.
     ToolSubst("attn-run", unresolved="ignore"),
+    ToolSubst("attn-bundle-info", unresolved="ignore"),
+    # Built only with the CUDA toolkit (nvJitLink): feature cuda-toolkit.
+    ToolSubst("attn-compile", unresolved="ignore"),
 ]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 
 # Features.
 # cpu-jit: the host CPU backend is always built.
 config.available_features.add("cpu-jit")
+# cuda-toolkit: the GPU compiler (PTX → cubin with nvJitLink) is built; no GPU
+# is needed.
+if os.path.exists(os.path.join(config.attn_tools_dir, "attn-compile")):
+    config.available_features.add("cuda-toolkit")
 
 
 # cuda: only with a visible NVIDIA GPU.

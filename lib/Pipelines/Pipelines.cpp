@@ -60,8 +60,13 @@ void mlir::attn::buildLowerToCpuPipeline(OpPassManager &pm,
 
 void mlir::attn::buildLowerToPtxPipeline(OpPassManager &pm,
                                          const PtxPipelineOptions &options) {
-  // 1. The kernels.
   pm.addPass(createAttnEmitGpuKernel());
+  buildGpuKernelsToPtxPipeline(pm, options);
+}
+
+void mlir::attn::buildGpuKernelsToPtxPipeline(
+    OpPassManager &pm, const PtxPipelineOptions &options) {
+  // 1. Clean up the emitted kernels.
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   // 2. The NVVM target: PTX ISA 8.0 (LLVM rejects the default 6.0 for

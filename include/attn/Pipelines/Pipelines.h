@@ -41,9 +41,15 @@ struct PtxPipelineOptions : public PassPipelineOptions<PtxPipelineOptions> {
 
 /// attn.attention functions → tensor-core GPU kernels → PTX in a gpu.binary
 /// (format=isa), through MLIR's NVVM pipeline (PTX ISA 8.0, libdevice from
-/// the CUDA toolkit for exp2/log).
+/// the CUDA toolkit for exp2/log). It is -attn-emit-gpu-kernel followed by
+/// buildGpuKernelsToPtxPipeline.
 void buildLowerToPtxPipeline(OpPassManager &pm,
                              const PtxPipelineOptions &options);
+
+/// The second half of attn-lower-to-ptx: gpu.module kernels → PTX (tools
+/// that need the kernels' launch attributes read them in between).
+void buildGpuKernelsToPtxPipeline(OpPassManager &pm,
+                                  const PtxPipelineOptions &options);
 
 void registerPipelines();
 

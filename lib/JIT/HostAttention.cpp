@@ -15,9 +15,6 @@ void roundInPlace(ElementType type, std::vector<float> &values) {
     x = roundTo(type, x);
 }
 
-namespace {
-
-/// Raw storage bytes of `values` in `type` (f16/bf16 as 16-bit patterns).
 std::vector<uint8_t> toStorage(ElementType type,
                                const std::vector<float> &values) {
   std::vector<uint8_t> bytes;
@@ -48,6 +45,8 @@ std::vector<float> fromStorage(ElementType type,
                                          : bfloat16ToFloat(in[i]);
   return values;
 }
+
+namespace {
 
 HostTensor toHost(const std::array<int64_t, 4> &shape,
                   const std::vector<float> &values) {

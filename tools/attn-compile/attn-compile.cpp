@@ -13,24 +13,11 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "attn/InitAll.h"
-#include "attn/JIT/CpuKernel.h"
-#include "attn/Pipelines/Pipelines.h"
+#include "attn/JIT/GpuKernel.h"
 #include "attn/Support/CommandLine.h"
-#include "attn/Target/Cuda/PtxAssembler.h"
-#include "attn/Transforms/Passes.h"
-#include "attn-rt/Bundle.h"
-
-#include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/IR/BuiltinOps.h"
-#include "mlir/IR/MLIRContext.h"
-#include "mlir/Parser/Parser.h"
-#include "mlir/Pass/PassManager.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/raw_ostream.h"
-
-#include <ctime>
 
 using namespace attn;
 using llvm::Error;
@@ -123,122 +110,6 @@ Expected<Options> parseArgs(int argc, char **argv, bool &help) {
   return o;
 }
 
-rt::ScalarType scalarType(ElementType t) {
-  switch (t) {
-  case ElementType::F16:
-    return rt::ScalarType::F16;
-  case ElementType::BF16:
-    return rt::ScalarType::BF16;
-  case ElementType::F32:
-    return rt::ScalarType::F32;
-  }
-  llvm_unreachable("unknown element type");
-}
-
-std::string utcNow() {
-  std::time_t now = std::time(nullptr);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return text;
-}
-
-/// IR → kernel → PTX → cubin → bundle.
-Expected<rt::Bundle> compileBundle(const Options &o) {
-  const AttentionProblem &p = o.problem;
-  Expected<std::string> text = buildAttentionModuleText(p);
-  if (!text)
-    return text.takeError();
-  mlir::DialectRegistry registry;
-  mlir::attn::registerAllDialects(registry);
-  mlir::MLIRContext ctx(registry);
-  ctx.loadAllAvailableDialects();
-  ctx.printOpOnDiagnostic(false);
-  std::string diagnostics;
-  mlir::ScopedDiagnosticHandler handler(&ctx, [&](mlir::Diagnostic &d) {
-    diagnostics += (diagnostics.empty() ? "" : "; ") + d.str();
-    return mlir::success();
-  });
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::parseSourceString<mlir::ModuleOp>(*text, &ctx);
-  if (!module)
-    return llvm::createStringError("cannot parse the attention IR: " +
-                                   diagnostics);
-
-  // 1. The kernel, and its launch attributes before they are serialized.
-  mlir::PassManager emit(&ctx);
-  emit.addPass(mlir::attn::createAttnEmitGpuKernel());
-  if (mlir::failed(emit.run(*module)))
-    return llvm::createStringError(diagnostics);
-  rt::Bundle bundle;
-  rt::BundleMetadata &m = bundle.metadata;
-  module->walk([&](mlir::gpu::GPUFuncOp f) {
-    m.kernelName = f.getName().str();
-    if (auto bytes = f->getAttrOfType<mlir::IntegerAttr>(
-            "attn.dynamic_shared_memory"))
-      m.launch.dynamicSharedMemory = unsigned(bytes.getInt());
-    if (std::optional<llvm::ArrayRef<int32_t>> block = f.getKnownBlockSize())
-      m.launch.block = {unsigned((*block)[0]), unsigned((*block)[1]),
-                        unsigned((*block)[2])};
-  });
-
-  // 2. PTX, then a cubin without spills.
-  mlir::PassManager lower(&ctx);
-  mlir::attn::PtxPipelineOptions options;
-  options.chip = o.chip;
-  mlir::attn::buildGpuKernelsToPtxPipeline(lower, options);
-  if (mlir::failed(lower.run(*module)))
-    return llvm::createStringError("attn-lower-to-ptx failed: " + diagnostics);
-  std::string ptx;
-  module->walk([&](mlir::gpu::BinaryOp binary) {
-    for (mlir::Attribute a : binary.getObjects())
-      ptx = mlir::cast<mlir::gpu::ObjectAttr>(a).getObject().getValue().str();
-  });
-  Expected<CubinResult> cubin = assemblePtx(ptx, o.chip);
-  if (!cubin)
-    return cubin.takeError();
-  if (cubin->spills())
-    return llvm::createStringError(
-        "the kernel spills registers on " + o.chip + " (" +
-        llvm::Twine(cubin->spillStoreBytes) +
-        " bytes of spill stores); not writing a slow kernel");
-  bundle.cubin.assign(cubin->cubin.begin(), cubin->cubin.end());
-
-  // 3. Launch metadata: one CTA per (64-row query tile, head, batch).
-  m.target = o.chip;
-  m.dtype = scalarType(p.dtype);
-  m.launch.grid = {unsigned((p.q[2] + 63) / 64), unsigned(p.q[1]),
-                   unsigned(p.q[0])};
-  m.problem = {{"B", p.q[0]},  {"Hq", p.q[1]}, {"Hkv", p.k[1]},
-               {"Sq", p.q[2]}, {"Sk", p.k[2]}, {"D", p.q[3]},
-               {"Dv", p.v[3]}};
-  auto tensor = [&](const char *name, rt::ScalarType t,
-                    std::vector<int64_t> shape) {
-    rt::KernelArg a;
-    a.name = name;
-    a.kind = rt::ArgKind::Pointer;
-    a.elementType = t;
-    a.shape = std::move(shape);
-    return a;
-  };
-  rt::ScalarType et = m.dtype;
-  m.args = {tensor("q", et, {p.q.begin(), p.q.end()}),
-            tensor("k", et, {p.k.begin(), p.k.end()}),
-            tensor("v", et, {p.v.begin(), p.v.end()}),
-            tensor("o", et, {p.q[0], p.q[1], p.q[2], p.v[3]}),
-            tensor("lse", rt::ScalarType::F32, {p.q[0], p.q[1], p.q[2]})};
-  for (const char *name : {"sq", "sk"}) {
-    rt::KernelArg a;
-    a.name = name;
-    a.kind = rt::ArgKind::I64;
-    m.args.push_back(a);
-  }
-  m.options = {{"q_tile", 64}, {"warps", 4}};
-  m.compilerName = "attn-compile";
-  m.compilerVersion = "0.1.0";
-  m.created = utcNow();
-  return bundle;
-}
-
 } // namespace
 
 int main(int argc, char **argv) {
@@ -251,7 +122,8 @@ int main(int argc, char **argv) {
     llvm::outs() << kUsage;
     return 0;
   }
-  Expected<rt::Bundle> bundle = compileBundle(*options);
+  Expected<rt::Bundle> bundle =
+      compileGpuBundle(options->problem, options->chip);
   if (!bundle)
     return reportError("attn-compile", llvm::toString(bundle.takeError()),
                        kExitError);

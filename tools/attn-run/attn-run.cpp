@@ -12,6 +12,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/JIT/HostAttention.h"
+#ifdef ATTN_HAVE_GPU_BACKEND
+#include "attn/JIT/GpuKernel.h"
+#include "attn-rt/Runtime.h"
+#endif
 #include "attn/Support/CommandLine.h"
 #include "attn/Support/Npy.h"
 
@@ -47,6 +51,8 @@ const char *kUsage =
     "arrays (float16/32/64). --mask is a bool keep-mask or a float additive\n"
     "bias broadcastable to [B, Hq, Sq, Sk]. --check compares with the fp64\n"
     "reference (FlashAttention's rule); --repeat N prints timing.\n"
+    "--backend auto runs on the GPU when a driver, a GPU and support for the\n"
+    "problem are there (saying why not otherwise), else on the CPU.\n"
     "Exit: 0 ok, 1 check failed, 2 bad input.\n";
 
 struct Options {
@@ -278,14 +284,77 @@ double millisecondsSince(std::chrono::steady_clock::time_point start) {
 }
 
 /// Runs the selected backend, timing `repeat` extra runs.
+#ifdef ATTN_HAVE_GPU_BACKEND
+/// The GPU to run on, or why there is none (no driver, no device, or a
+/// problem the GPU backend does not support yet).
+Expected<std::pair<const rt::Driver *, rt::DeviceInfo>>
+findGpu(const AttentionProblem &problem) {
+  rt::Result<const rt::Driver *> driver = rt::Driver::get();
+  if (!driver.ok())
+    return llvm::createStringError(driver.getStatus().getMessage());
+  rt::Result<int> count = (*driver)->getDeviceCount();
+  if (!count.ok())
+    return llvm::createStringError(count.getStatus().getMessage());
+  if (*count == 0)
+    return llvm::createStringError("the NVIDIA driver sees no GPU");
+  rt::Result<rt::DeviceInfo> info = (*driver)->getDeviceInfo(0);
+  if (!info.ok())
+    return llvm::createStringError(info.getStatus().getMessage());
+  std::string reason;
+  if (!isGpuSupported(problem, reason))
+    return llvm::createStringError(
+        "the GPU backend does not support this problem yet: " + reason);
+  return std::make_pair(*driver, *info);
+}
+
+/// Compiles the problem for the GPU and runs it through the runtime.
+Expected<HostOutputs> executeGpu(const Options &o, const HostInputs &in,
+                                 const rt::Driver &driver,
+                                 const rt::DeviceInfo &device,
+                                 std::vector<double> &times) {
+  auto start = std::chrono::steady_clock::now();
+  Expected<rt::Bundle> bundle = compileGpuBundle(in.problem, device.getChip());
+  if (!bundle)
+    return bundle.takeError();
+  llvm::outs() << llvm::formatv("backend: cuda ({0}, {1}; compiled in "
+                                "{2:F1} ms)\n",
+                                device.name, device.getChip(),
+                                millisecondsSince(start));
+  return runGpu(driver, *bundle, in, o.repeat, &times);
+}
+#endif
+
 Expected<HostOutputs> execute(const Options &o, const HostInputs &in) {
+  std::vector<double> times;
+  Expected<HostOutputs> gpuOut = llvm::createStringError("unused");
+  bool onGpu = false;
+#ifdef ATTN_HAVE_GPU_BACKEND
+  if (o.backend == "cuda" || o.backend == "auto") {
+    auto gpu = findGpu(in.problem);
+    if (gpu) {
+      llvm::consumeError(gpuOut.takeError());
+      gpuOut = executeGpu(o, in, *gpu->first, gpu->second, times);
+      onGpu = true;
+    } else if (o.backend == "cuda") {
+      return llvm::createStringError("--backend cuda: " +
+                                     llvm::toString(gpu.takeError()));
+    } else {
+      // auto: say why the CPU runs, never fall back silently.
+      llvm::outs() << "backend: auto chose the cpu ("
+                   << llvm::toString(gpu.takeError()) << ")\n";
+    }
+  }
+#else
   if (o.backend == "cuda")
     return llvm::createStringError(
-        "--backend cuda is not available yet: this build has no CUDA backend "
-        "(use --backend cpu or reference)");
+        "--backend cuda: this build has no CUDA backend (it was built "
+        "without the CUDA toolkit); use --backend cpu or reference");
+#endif
+  if (!onGpu)
+    llvm::consumeError(gpuOut.takeError());
   bool reference = o.backend == "reference";
   std::unique_ptr<CpuKernel> kernel;
-  if (!reference) {
+  if (!reference && !onGpu) {
     auto start = std::chrono::steady_clock::now();
     CpuCompileOptions options;
     options.qTile = o.qTile;
@@ -297,12 +366,13 @@ Expected<HostOutputs> execute(const Options &o, const HostInputs &in) {
     kernel = std::move(*compiled);
     llvm::outs() << llvm::formatv("backend: cpu (compiled in {0:F1} ms)\n",
                                   millisecondsSince(start));
-  } else {
+  } else if (reference) {
     llvm::outs() << "backend: reference (fp64)\n";
   }
-  std::vector<double> times;
   Expected<HostOutputs> out =
-      reference ? runReference(in) : runCpu(*kernel, in, o.repeat, &times);
+      onGpu       ? std::move(gpuOut)
+      : reference ? runReference(in)
+                  : runCpu(*kernel, in, o.repeat, &times);
   if (!out || o.repeat == 0)
     return out;
   // The reference has no separate kernel: time whole runs.

@@ -31,6 +31,13 @@ struct HostOutputs {
   std::vector<float> lse; ///< [B, Hq, Sq]
 };
 
+/// Raw storage bytes of `values` in `type` (f16/bf16 as 16-bit patterns),
+/// and back.
+std::vector<uint8_t> toStorage(ElementType type,
+                               const std::vector<float> &values);
+std::vector<float> fromStorage(ElementType type,
+                               const std::vector<uint8_t> &bytes);
+
 /// Rounds every value of `values` to `type` in place.
 void roundInPlace(ElementType type, std::vector<float> &values);
 

@@ -1,0 +1,36 @@
+//===- GpuKernel.h - attention on the GPU through kernel bundles -*- C++ -*-===//
+//
+// The GPU path of the JIT: compile a problem into a kernel bundle (IR →
+// -attn-emit-gpu-kernel → PTX → cubin with nvJitLink, refusing spills →
+// cubin + launch metadata), and run a bundle on host inputs through the
+// MLIR-free runtime (runtime/). attn-compile writes bundles ahead of time;
+// attn-run --backend cuda compiles and runs in one go.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_JIT_GPUKERNEL_H
+#define ATTN_JIT_GPUKERNEL_H
+
+#include "attn/JIT/HostAttention.h"
+#include "attn-rt/Bundle.h"
+
+namespace attn {
+
+/// Whether the GPU backend supports `problem` yet; `reason` says why not.
+bool isGpuSupported(const AttentionProblem &problem, std::string &reason);
+
+/// Compiles `problem` for `chip` ("sm_80", "sm_90a", ...) into a bundle.
+llvm::Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &problem,
+                                            llvm::StringRef chip);
+
+/// Runs `bundle` on device 0 of `driver` with `inputs` (which must have the
+/// bundle's problem shapes), `repeat` more times for timing (milliseconds
+/// appended to `times`, measured with CUDA events).
+llvm::Expected<HostOutputs> runGpu(const rt::Driver &driver,
+                                   const rt::Bundle &bundle,
+                                   const HostInputs &inputs, int64_t repeat = 0,
+                                   std::vector<double> *times = nullptr);
+
+} // namespace attn
+
+#endif // ATTN_JIT_GPUKERNEL_H

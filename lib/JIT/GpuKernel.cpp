@@ -1,0 +1,242 @@
+//===- GpuKernel.cpp - attention on the GPU through kernel bundles --------===//
+
+#include "attn/JIT/GpuKernel.h"
+#include "attn/InitAll.h"
+#include "attn/JIT/CpuKernel.h"
+#include "attn/Pipelines/Pipelines.h"
+#include "attn/Target/Cuda/PtxAssembler.h"
+#include "attn/Transforms/Passes.h"
+#include "attn-rt/Runtime.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <ctime>
+
+using llvm::Expected;
+
+namespace attn {
+
+namespace {
+
+rt::ScalarType scalarType(ElementType t) {
+  switch (t) {
+  case ElementType::F16:
+    return rt::ScalarType::F16;
+  case ElementType::BF16:
+    return rt::ScalarType::BF16;
+  case ElementType::F32:
+    return rt::ScalarType::F32;
+  }
+  llvm_unreachable("unknown element type");
+}
+
+std::string utcNow() {
+  std::time_t now = std::time(nullptr);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return text;
+}
+
+} // namespace
+
+Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &p,
+                                     llvm::StringRef chip) {
+  std::string reason;
+  if (!isGpuSupported(p, reason))
+    return llvm::createStringError("the GPU backend does not support this problem yet: " + reason);
+  Expected<std::string> text = buildAttentionModuleText(p);
+  if (!text)
+    return text.takeError();
+  mlir::DialectRegistry registry;
+  mlir::attn::registerAllDialects(registry);
+  mlir::MLIRContext ctx(registry);
+  ctx.loadAllAvailableDialects();
+  ctx.printOpOnDiagnostic(false);
+  std::string diagnostics;
+  mlir::ScopedDiagnosticHandler handler(&ctx, [&](mlir::Diagnostic &d) {
+    diagnostics += (diagnostics.empty() ? "" : "; ") + d.str();
+    return mlir::success();
+  });
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceString<mlir::ModuleOp>(*text, &ctx);
+  if (!module)
+    return llvm::createStringError("cannot parse the attention IR: " +
+                                   diagnostics);
+
+  // 1. The kernel, and its launch attributes before they are serialized.
+  mlir::PassManager emit(&ctx);
+  emit.addPass(mlir::attn::createAttnEmitGpuKernel());
+  if (mlir::failed(emit.run(*module)))
+    return llvm::createStringError(diagnostics);
+  rt::Bundle bundle;
+  rt::BundleMetadata &m = bundle.metadata;
+  module->walk([&](mlir::gpu::GPUFuncOp f) {
+    m.kernelName = f.getName().str();
+    if (auto bytes = f->getAttrOfType<mlir::IntegerAttr>(
+            "attn.dynamic_shared_memory"))
+      m.launch.dynamicSharedMemory = unsigned(bytes.getInt());
+    if (std::optional<llvm::ArrayRef<int32_t>> block = f.getKnownBlockSize())
+      m.launch.block = {unsigned((*block)[0]), unsigned((*block)[1]),
+                        unsigned((*block)[2])};
+  });
+
+  // 2. PTX, then a cubin without spills.
+  mlir::PassManager lower(&ctx);
+  mlir::attn::PtxPipelineOptions options;
+  options.chip = chip.str();
+  mlir::attn::buildGpuKernelsToPtxPipeline(lower, options);
+  if (mlir::failed(lower.run(*module)))
+    return llvm::createStringError("attn-lower-to-ptx failed: " + diagnostics);
+  std::string ptx;
+  module->walk([&](mlir::gpu::BinaryOp binary) {
+    for (mlir::Attribute a : binary.getObjects())
+      ptx = mlir::cast<mlir::gpu::ObjectAttr>(a).getObject().getValue().str();
+  });
+  Expected<CubinResult> cubin = assemblePtx(ptx, chip);
+  if (!cubin)
+    return cubin.takeError();
+  if (cubin->spills())
+    return llvm::createStringError(
+        "the kernel spills registers on " + chip + " (" +
+        llvm::Twine(cubin->spillStoreBytes) +
+        " bytes of spill stores); not writing a slow kernel");
+  bundle.cubin.assign(cubin->cubin.begin(), cubin->cubin.end());
+
+  // 3. Launch metadata: one CTA per (64-row query tile, head, batch).
+  m.target = chip.str();
+  m.dtype = scalarType(p.dtype);
+  m.launch.grid = {unsigned((p.q[2] + 63) / 64), unsigned(p.q[1]),
+                   unsigned(p.q[0])};
+  m.problem = {{"B", p.q[0]},  {"Hq", p.q[1]}, {"Hkv", p.k[1]},
+               {"Sq", p.q[2]}, {"Sk", p.k[2]}, {"D", p.q[3]},
+               {"Dv", p.v[3]}};
+  auto tensor = [&](const char *name, rt::ScalarType t,
+                    std::vector<int64_t> shape) {
+    rt::KernelArg a;
+    a.name = name;
+    a.kind = rt::ArgKind::Pointer;
+    a.elementType = t;
+    a.shape = std::move(shape);
+    return a;
+  };
+  rt::ScalarType et = m.dtype;
+  m.args = {tensor("q", et, {p.q.begin(), p.q.end()}),
+            tensor("k", et, {p.k.begin(), p.k.end()}),
+            tensor("v", et, {p.v.begin(), p.v.end()}),
+            tensor("o", et, {p.q[0], p.q[1], p.q[2], p.v[3]}),
+            tensor("lse", rt::ScalarType::F32, {p.q[0], p.q[1], p.q[2]})};
+  for (const char *name : {"sq", "sk"}) {
+    rt::KernelArg a;
+    a.name = name;
+    a.kind = rt::ArgKind::I64;
+    m.args.push_back(a);
+  }
+  m.options = {{"q_tile", 64}, {"warps", 4}};
+  m.compilerName = "attn";
+  m.compilerVersion = "0.1.0";
+  m.created = utcNow();
+  return bundle;
+}
+
+
+bool isGpuSupported(const AttentionProblem &p, std::string &reason) {
+  if (p.dtype != ElementType::F16)
+    reason = "only f16 is supported (got " + toString(p.dtype).str() + ")";
+  else if (p.mask != AttentionProblem::Mask::None)
+    reason = "mask operands are not supported";
+  else if (p.softcap)
+    reason = "softcap is not supported";
+  else if (p.dynamicLengths)
+    reason = "kernels are compiled for static shapes";
+  else
+    return true;
+  return false;
+}
+
+Expected<HostOutputs> runGpu(const rt::Driver &driver, const rt::Bundle &bundle,
+                             const HostInputs &in, int64_t repeat,
+                             std::vector<double> *times) {
+  auto fail = [](const rt::Status &s) {
+    return llvm::createStringError(s.getMessage());
+  };
+  const AttentionProblem &p = in.problem;
+  rt::Result<rt::Context> ctx = rt::Context::create(driver, 0);
+  if (!ctx.ok())
+    return fail(ctx.getStatus());
+  rt::Result<rt::Module> module =
+      rt::Module::load(*ctx, bundle.cubin, bundle.metadata.target);
+  if (!module.ok())
+    return fail(module.getStatus());
+  rt::Result<rt::Kernel> kernel = module->getKernel(bundle.metadata.kernelName);
+  if (!kernel.ok())
+    return fail(kernel.getStatus());
+  rt::Result<rt::Stream> stream = rt::Stream::create(*ctx);
+  if (!stream.ok())
+    return fail(stream.getStatus());
+
+  // Device buffers (at least one byte: empty tensors are legal).
+  int64_t rows = p.q[0] * p.q[1] * p.q[2];
+  std::vector<uint8_t> host[] = {toStorage(p.dtype, in.q),
+                                 toStorage(p.dtype, in.k),
+                                 toStorage(p.dtype, in.v)};
+  size_t oBytes = size_t(rows * p.v[3]) * 2, lseBytes = size_t(rows) * 4;
+  std::vector<rt::DeviceBuffer> buffers;
+  for (size_t bytes : {host[0].size(), host[1].size(), host[2].size(), oBytes,
+                       lseBytes}) {
+    rt::Result<rt::DeviceBuffer> b =
+        rt::DeviceBuffer::allocate(*ctx, std::max<size_t>(bytes, 1));
+    if (!b.ok())
+      return fail(b.getStatus());
+    buffers.push_back(std::move(*b));
+  }
+  for (int i = 0; i < 3; ++i)
+    if (!host[i].empty())
+      if (rt::Status s = buffers[i].copyFromHost(host[i].data(), host[i].size());
+          !s.ok())
+        return fail(s);
+
+  // Kernel parameters: the five buffers, then Sq and Sk.
+  rt::DevicePtr ptrs[5];
+  for (int i = 0; i < 5; ++i)
+    ptrs[i] = buffers[i].getAddress();
+  int64_t sq = p.q[2], sk = p.k[2];
+  void *args[] = {&ptrs[0], &ptrs[1], &ptrs[2], &ptrs[3], &ptrs[4], &sq, &sk};
+  rt::Result<rt::Event> start = rt::Event::create(*ctx),
+                        end = rt::Event::create(*ctx);
+  if (!start.ok() || !end.ok())
+    return fail(start.ok() ? end.getStatus() : start.getStatus());
+  for (int64_t i = 0; i <= repeat; ++i) {
+    if (rt::Status s = start->record(*stream); !s.ok())
+      return fail(s);
+    if (rt::Status s = kernel->launch(bundle.metadata.launch, args, *stream);
+        !s.ok())
+      return fail(s);
+    if (rt::Status s = end->record(*stream); !s.ok())
+      return fail(s);
+    if (rt::Status s = end->synchronize(); !s.ok())
+      return fail(s);
+    rt::Result<float> ms = rt::Event::getElapsedMs(*start, *end);
+    if (!ms.ok())
+      return fail(ms.getStatus());
+    if (i > 0 && times)
+      times->push_back(*ms);
+  }
+  std::vector<uint8_t> o(oBytes);
+  HostOutputs out;
+  out.lse.resize(rows);
+  if (oBytes)
+    if (rt::Status s = buffers[3].copyToHost(o.data(), oBytes); !s.ok())
+      return fail(s);
+  if (lseBytes)
+    if (rt::Status s = buffers[4].copyToHost(out.lse.data(), lseBytes);
+        !s.ok())
+      return fail(s);
+  out.o = fromStorage(p.dtype, o);
+  return out;
+}
+
+} // namespace attn

@@ -20,8 +20,9 @@
 // Kernel ABI: (Q, K, V, O, LSE: pointers; Sq, Sk: i64) over dense
 // [B, H, S, D] buffers (LSE f32 [B, Hq, Sq]). Dynamic shared memory: the
 // kernel's `attn.dynamic_shared_memory` bytes, i.e.
-// (rows_K·Dp + BN·Dvp [+ 64·Dp when Q is not kept in registers])·sizeof(T)
-// with Dp, Dvp the head dims rounded up to 16.
+// (rows_K·(Dp+8) + BN·(Dvp+8) [+ 64·(Dp+8) when Q is not kept in
+// registers])·sizeof(T) with Dp, Dvp the head dims rounded up to 16 (rows
+// padded by 8 halves against bank conflicts).
 //
 // Status: first version. f16 only (MLIR 22's nvgpu.mma.sync has no bf16),
 // no mask operand or soft-cap yet (rejected with an error), shared memory
@@ -54,6 +55,12 @@ using namespace mlir::attn;
 namespace {
 
 constexpr int64_t kRowsPerWarp = 16, kWarps = 4, kBlockM = 64;
+
+/// Shared-memory rows are padded by 8 halves (16 bytes): with a row stride
+/// that is an odd number of 16-byte chunks modulo 8, the 8 row addresses of
+/// one ldmatrix phase fall into 8 different bank groups (no conflicts), and
+/// every row still starts 16-byte aligned as ldmatrix requires.
+constexpr int64_t kRowPad = 8;
 constexpr int64_t kThreads = 32 * kWarps;
 
 int64_t roundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
@@ -89,8 +96,9 @@ public:
   /// Dynamic shared memory bytes of the kernel: the K and V tiles, plus the
   /// Q tile when Q does not live in registers.
   int64_t sharedBytes() const {
-    int64_t elems = keyBufferRows() * dp + blockN * dvp +
-                    (qInRegisters() ? 0 : kBlockM * dp);
+    int64_t elems = keyBufferRows() * (dp + kRowPad) +
+                    blockN * (dvp + kRowPad) +
+                    (qInRegisters() ? 0 : kBlockM * (dp + kRowPad));
     return elems * et.getIntOrFloatBitWidth() / 8;
   }
 
@@ -237,11 +245,15 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
   int64_t bytes = et.getIntOrFloatBitWidth() / 8;
   int64_t kRows = keyBufferRows();
   Value kS = memref::ViewOp::create(
-      b, MemRefType::get({kRows, dp}, et, MemRefLayoutAttrInterface(), ws),
+      b,
+      MemRefType::get({kRows, dp + kRowPad}, et, MemRefLayoutAttrInterface(),
+                      ws),
       smem, idx(0), ValueRange{});
   Value vS = memref::ViewOp::create(
-      b, MemRefType::get({blockN, dvp}, et, MemRefLayoutAttrInterface(), ws),
-      smem, idx(kRows * dp * bytes), ValueRange{});
+      b,
+      MemRefType::get({blockN, dvp + kRowPad}, et,
+                      MemRefLayoutAttrInterface(), ws),
+      smem, idx(kRows * (dp + kRowPad) * bytes), ValueRange{});
 
   // 1. Q fragments: rows 16w + lane%16, k columns 16kk + 8·(lane/16); in
   //    registers for the whole key loop, or reloaded from Q's own tile.
@@ -249,8 +261,12 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
   Value qS = kS;
   if (!qInRegisters())
     qS = memref::ViewOp::create(
-        b, MemRefType::get({kBlockM, dp}, et, MemRefLayoutAttrInterface(), ws),
-        smem, idx((kRows * dp + blockN * dvp) * bytes), ValueRange{});
+        b,
+        MemRefType::get({kBlockM, dp + kRowPad}, et,
+                        MemRefLayoutAttrInterface(), ws),
+        smem,
+        idx((kRows * (dp + kRowPad) + blockN * (dvp + kRowPad)) * bytes),
+        ValueRange{});
   loadTile(q, qBase, q0, rowsQ, d, qS, kBlockM, dp);
   gpu::BarrierOp::create(b);
   Value qRow = add(mul(warp, idx(kRowsPerWarp)), arith::RemUIOp::create(b, lane, idx(16)));

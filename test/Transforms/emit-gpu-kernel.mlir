@@ -3,12 +3,13 @@
 //
 // RUN: attn-opt %s -split-input-file -attn-emit-gpu-kernel -verify-diagnostics | FileCheck %s --enable-var-scope
 
-// D = Dv = 64: dynamic shared memory 64 rows · (64 + 64) halves = 16384
-// bytes (K, which stages Q first, and V); Q fragments stay in registers.
+// D = Dv = 64: dynamic shared memory 64 rows · ((64 + 8) + (64 + 8)) halves
+// = 18432 bytes (K, which stages Q first, and V; rows padded by 8 halves so
+// that ldmatrix is free of bank conflicts); Q fragments stay in registers.
 // CHECK:       module attributes {gpu.container_module}
 // CHECK:         gpu.module @attn_kernels {
 // Kernel ABI: Q, K, V, O, LSE pointers and Sq, Sk.
-// CHECK-NEXT:      gpu.func @mha_causal_d64(%{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: i64, %{{.+}}: i64) kernel attributes {attn.dynamic_shared_memory = 16384 : i64, known_block_size = array<i32: 128, 1, 1>}
+// CHECK-NEXT:      gpu.func @mha_causal_d64(%{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: i64, %{{.+}}: i64) kernel attributes {attn.dynamic_shared_memory = 18432 : i64, known_block_size = array<i32: 128, 1, 1>}
 // Each pointer is viewed as a 1-D memref (descriptor: offset 0, stride 1).
 // CHECK-COUNT-4:   builtin.unrealized_conversion_cast %{{.+}} : !llvm.struct<(ptr, ptr, i64, array<1 x i64>, array<1 x i64>)> to memref<?xf16>
 // CHECK:           %[[LSE:.+]] = builtin.unrealized_conversion_cast %{{.+}} : !llvm.struct<(ptr, ptr, i64, array<1 x i64>, array<1 x i64>)> to memref<?xf32>
@@ -17,17 +18,17 @@
 // CHECK:           gpu.block_id  y
 // CHECK:           gpu.block_id  z
 // CHECK:           %[[SMEM:.+]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
-// CHECK:           memref.view %[[SMEM]]{{.*}} to memref<64x64xf16, #gpu.address_space<workgroup>>
-// CHECK:           memref.view %[[SMEM]]{{.*}} to memref<64x64xf16, #gpu.address_space<workgroup>>
+// CHECK:           memref.view %[[SMEM]]{{.*}} to memref<64x72xf16, #gpu.address_space<workgroup>>
+// CHECK:           memref.view %[[SMEM]]{{.*}} to memref<64x72xf16, #gpu.address_space<workgroup>>
 // Q fragments (A operands, 16x16): 64 / 16 = 4 ldmatrix.x4 before the loop.
 // CHECK:           gpu.barrier
-// CHECK-COUNT-4:   nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false} : memref<64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+// CHECK-COUNT-4:   nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false} : memref<64x72xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
 // The key loop carries m and l of rows g and g + 8 and the 64 / 8 = 8
 // O accumulator fragments.
 // CHECK:           scf.for {{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>) {
 // CHECK:             gpu.barrier
 // S = Q·Kᵀ: K fragments by ldmatrix.x2 (no transpose), m16n8k16 MMAs.
-// CHECK:             nvgpu.ldmatrix {{.*}} {numTiles = 2 : i32, transpose = false} : memref<64x64xf16, #gpu.address_space<workgroup>> -> vector<2x2xf16>
+// CHECK:             nvgpu.ldmatrix {{.*}} {numTiles = 2 : i32, transpose = false} : memref<64x72xf16, #gpu.address_space<workgroup>> -> vector<2x2xf16>
 // CHECK:             nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
 // Row maxima across the quad: shuffles xor 1 and 2.
 // CHECK:             gpu.shuffle  xor %{{.+}}, %{{.+}}, %{{.+}} : f32
@@ -36,7 +37,7 @@
 // P stays in registers: its A fragments are built from the S accumulators.
 // CHECK:             vector.from_elements {{.*}} : vector<4x2xf16>
 // V fragments by ldmatrix.x2.trans.
-// CHECK:             nvgpu.ldmatrix {{.*}} {numTiles = 2 : i32, transpose = true} : memref<64x64xf16, #gpu.address_space<workgroup>> -> vector<2x2xf16>
+// CHECK:             nvgpu.ldmatrix {{.*}} {numTiles = 2 : i32, transpose = true} : memref<64x72xf16, #gpu.address_space<workgroup>> -> vector<2x2xf16>
 // CHECK:             scf.yield
 // Epilogue: O / l with predicated stores, LSE = m + ln l.
 // CHECK:           math.log
@@ -54,9 +55,9 @@ func.func @mha_causal_d64(%q: tensor<?x8x?x64xf16>, %k: tensor<?x8x?x64xf16>, %v
 
 // D = Dv = 256: key tiles of 32 (S and P beside the 32 O accumulator
 // fragments), and Q gets its own shared tile, its fragments reloaded inside
-// the key loop: (64·256 Q + 32·256 K + 32·256 V) halves = 65536 bytes.
+// the key loop: (64·264 Q + 32·264 K + 32·264 V) halves = 67584 bytes.
 // CHECK-LABEL:     gpu.func @gqa_d256
-// CHECK-SAME:      attn.dynamic_shared_memory = 65536 : i64
+// CHECK-SAME:      attn.dynamic_shared_memory = 67584 : i64
 // CHECK-NOT:       nvgpu.ldmatrix
 // CHECK:           scf.for
 // CHECK:             nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false}

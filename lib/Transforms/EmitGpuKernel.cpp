@@ -25,9 +25,10 @@
 // padded by 8 halves against bank conflicts).
 //
 // Status: first version. f16 only (MLIR 22's nvgpu.mma.sync has no bf16),
-// no mask operand or soft-cap yet (rejected with an error), shared memory
-// filled by plain loads (no cp.async pipelining or swizzle yet). Checked by
-// ptxas in CI; not yet run on a GPU.
+// no mask operand or soft-cap yet (rejected with an error); tiles are loaded
+// with 16-byte cp.async copies (element loads when D is not a multiple of 8)
+// but not yet pipelined across key tiles. Checked by ptxas in CI; not yet
+// run on a GPU.
 //
 //===----------------------------------------------------------------------===//
 
@@ -37,6 +38,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
@@ -181,8 +183,33 @@ void KernelEmitter::loadTile(Value global, Value base, Value row0,
                              Value rowsValid, int64_t rowLen, Value smem,
                              int64_t tileRows, int64_t cols) {
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  // Rows of a multiple of 8 halves: 16-byte cp.async copies (global
+  // addresses stay 16-byte aligned: bases and rows are multiples of 8
+  // elements), zero-filled outside the tile (source size 0).
+  if (rowLen % 8 == 0) {
+    int64_t chunks = cols / 8;
+    forLoop(tid, idx(tileRows * chunks), idx(kThreads), [&](Value i) {
+      Value r = arith::DivUIOp::create(b, i, idx(chunks));
+      Value c = mul(arith::RemUIOp::create(b, i, idx(chunks)), idx(8));
+      Value valid = arith::AndIOp::create(
+          b, cmp(arith::CmpIPredicate::slt, r, rowsValid),
+          cmp(arith::CmpIPredicate::slt, c, idx(rowLen)));
+      Value linear = add(base, add(mul(add(row0, r), idx(rowLen)), c));
+      Value safe = arith::SelectOp::create(b, valid, linear, idx(0));
+      Value count = arith::SelectOp::create(b, valid, idx(8), idx(0));
+      nvgpu::DeviceAsyncCopyOp::create(
+          b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), smem,
+          ValueRange{r, c}, global, ValueRange{safe}, b.getIndexAttr(8),
+          count, /*bypassL1=*/UnitAttr());
+    });
+    NVVM::CpAsyncCommitGroupOp::create(b, b.getLoc());
+    NVVM::CpAsyncWaitGroupOp::create(b, b.getLoc(), 0);
+    return;
+  }
+  // Other rows (e.g. D = 59): element by element.
   Value zero = arith::ConstantFloatOp::create(
-      b, cast<FloatType>(et), APFloat::getZero(cast<FloatType>(et).getFloatSemantics()));
+      b, cast<FloatType>(et),
+      APFloat::getZero(cast<FloatType>(et).getFloatSemantics()));
   forLoop(tid, idx(tileRows * cols), idx(kThreads), [&](Value i) {
     Value r = arith::DivUIOp::create(b, i, idx(cols));
     Value c = arith::RemUIOp::create(b, i, idx(cols));

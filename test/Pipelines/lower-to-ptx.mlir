@@ -19,6 +19,9 @@
 // CHECK-DAG:   mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
 // CHECK-DAG:   shfl.sync.bfly.b32
 // CHECK-DAG:   bar.sync
+// 16-byte asynchronous copies, zero-filled outside the problem (src size).
+// CHECK-DAG:   cp.async.ca.shared.global [%{{.+}}], [%{{.+}}], 16, %r{{[0-9]+}};
+// CHECK-DAG:   cp.async.wait_group 0;
 // CHECK-DAG:   ex2.approx.f32
 // CHECK:       ret;
 // No local memory (spills or stack arrays) anywhere in the kernel.

@@ -20,6 +20,10 @@
 // CHECK:           %[[SMEM:.+]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
 // CHECK:           memref.view %[[SMEM]]{{.*}} to memref<64x72xf16, #gpu.address_space<workgroup>>
 // CHECK:           memref.view %[[SMEM]]{{.*}} to memref<64x72xf16, #gpu.address_space<workgroup>>
+// The Q tile arrives by 16-byte cp.async copies (8 halves, 0 outside Sq).
+// CHECK:           nvgpu.device_async_copy %{{.+}}[%{{.+}}], %{{.+}}[%{{.+}}, %{{.+}}], 8, %{{.+}} : memref<?xf16> to memref<64x72xf16, #gpu.address_space<workgroup>>
+// CHECK:           nvvm.cp.async.commit.group
+// CHECK-NEXT:      nvvm.cp.async.wait.group 0
 // Q fragments (A operands, 16x16): 64 / 16 = 4 ldmatrix.x4 before the loop.
 // CHECK:           gpu.barrier
 // CHECK-COUNT-4:   nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false} : memref<64x72xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>

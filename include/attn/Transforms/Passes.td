@@ -32,14 +32,17 @@ def AttnEmitGpuKernel : Pass<"attn-emit-gpu-kernel", "::mlir::ModuleOp"> {
     128 threads, dynamic shared memory `attn.dynamic_shared_memory` bytes
     (an attribute of the kernel).
 
-    First version: f16, no mask operand, no soft-cap (others are rejected
-    with an error); shared memory is filled with plain loads (no `cp.async`
-    pipeline or swizzle yet). Assembled by ptxas in CI; not yet run on a GPU.
+    Shared-memory rows are padded by 8 halves (conflict-free `ldmatrix`);
+    tiles are loaded with 16-byte `cp.async` copies (zero-filled outside the
+    problem) when D is a multiple of 8. First version: f16, no mask operand,
+    no soft-cap (others are rejected with an error), copies not yet
+    pipelined across key tiles. Assembled by ptxas in CI; not yet run on a
+    GPU.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
     "::mlir::LLVM::LLVMDialect", "::mlir::math::MathDialect",
-    "::mlir::memref::MemRefDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::NVVM::NVVMDialect",
     "::mlir::nvgpu::NVGPUDialect", "::mlir::scf::SCFDialect",
     "::mlir::vector::VectorDialect"
   ];

@@ -33,29 +33,6 @@ namespace attn {
 
 namespace {
 
-/// Collects the diagnostics emitted while `fn` runs into one error message.
-class DiagnosticCollector {
-public:
-  explicit DiagnosticCollector(MLIRContext &ctx)
-      : handler(&ctx, [this](Diagnostic &d) {
-          // One line per diagnostic, notes folded in ("; note: ...").
-          if (!text.empty())
-            text += "; ";
-          text += d.str();
-          for (Diagnostic &note : d.getNotes())
-            text += "; note: " + note.str();
-          return success();
-        }) {}
-  Error takeError(llvm::StringRef what) {
-    return llvm::createStringError(
-        (what + (text.empty() ? "" : ": " + text)).str());
-  }
-
-private:
-  std::string text;
-  ScopedDiagnosticHandler handler;
-};
-
 Type elementType(OpBuilder &b, ElementType t) {
   switch (t) {
   case ElementType::F32:
@@ -157,24 +134,6 @@ OwningOpRef<ModuleOp> buildModule(MLIRContext &ctx,
   return module;
 }
 
-MLIRContext *createContext() {
-  DialectRegistry registry;
-  mlir::attn::registerAllDialects(registry);
-  auto *ctx = new MLIRContext(registry, MLIRContext::Threading::DISABLED);
-  ctx->loadAllAvailableDialects();
-  // Errors go to users as one line: no IR dump attached to them.
-  ctx->printOpOnDiagnostic(false);
-  return ctx;
-}
-
-/// Verifies `module`, turning diagnostics into an error.
-Error verifyModule(MLIRContext &ctx, ModuleOp module) {
-  DiagnosticCollector diags(ctx);
-  if (failed(verify(module)))
-    return diags.takeError("invalid attention problem");
-  return Error::success();
-}
-
 /// Compiles for this machine: its CPU name and features (so AVX-512 is used
 /// where present) and 512-bit vectors legal for the register-blocked loops.
 Error tuneForHost(llvm::Module *module) {
@@ -196,14 +155,50 @@ Error tuneForHost(llvm::Module *module) {
 
 } // namespace
 
+DiagnosticCollector::DiagnosticCollector(MLIRContext &ctx)
+    : handler(&ctx, [this](Diagnostic &d) {
+        // One line per diagnostic, notes folded in ("; note: ...").
+        if (!text.empty())
+          text += "; ";
+        text += d.str();
+        for (Diagnostic &note : d.getNotes())
+          text += "; note: " + note.str();
+        return success();
+      }) {}
+
+Error DiagnosticCollector::takeError(llvm::StringRef what) {
+  return llvm::createStringError(
+      (what + (text.empty() ? "" : ": " + text)).str());
+}
+
+std::unique_ptr<MLIRContext> createAttnContext() {
+  DialectRegistry registry;
+  mlir::attn::registerAllDialects(registry);
+  auto ctx = std::make_unique<MLIRContext>(registry,
+                                           MLIRContext::Threading::DISABLED);
+  ctx->loadAllAvailableDialects();
+  // Errors go to users as one line: no IR dump attached to them.
+  ctx->printOpOnDiagnostic(false);
+  return ctx;
+}
+
+Expected<OwningOpRef<ModuleOp>>
+buildAttentionModule(MLIRContext &ctx, const AttentionProblem &problem) {
+  OwningOpRef<ModuleOp> module = buildModule(ctx, problem);
+  DiagnosticCollector diags(ctx);
+  if (failed(verify(*module)))
+    return diags.takeError("invalid attention problem");
+  return std::move(module);
+}
+
 Expected<std::string> buildAttentionModuleText(const AttentionProblem &problem) {
-  std::unique_ptr<MLIRContext> ctx(createContext());
-  OwningOpRef<ModuleOp> module = buildModule(*ctx, problem);
-  if (Error e = verifyModule(*ctx, *module))
-    return std::move(e);
+  std::unique_ptr<MLIRContext> ctx = createAttnContext();
+  Expected<OwningOpRef<ModuleOp>> module = buildAttentionModule(*ctx, problem);
+  if (!module)
+    return module.takeError();
   std::string text;
   llvm::raw_string_ostream os(text);
-  module->print(os);
+  (*module)->print(os);
   return text;
 }
 
@@ -220,11 +215,12 @@ CpuKernel::compile(const AttentionProblem &problem,
   });
 
   std::unique_ptr<CpuKernel> kernel(new CpuKernel(problem));
-  kernel->context.reset(createContext());
+  kernel->context = createAttnContext();
   MLIRContext &ctx = *kernel->context;
-  OwningOpRef<ModuleOp> module = buildModule(ctx, problem);
-  if (Error e = verifyModule(ctx, *module))
-    return std::move(e);
+  Expected<OwningOpRef<ModuleOp>> built = buildAttentionModule(ctx, problem);
+  if (!built)
+    return built.takeError();
+  OwningOpRef<ModuleOp> module = std::move(*built);
 
   {
     DiagnosticCollector diags(ctx);

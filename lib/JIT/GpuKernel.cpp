@@ -1,7 +1,6 @@
 //===- GpuKernel.cpp - attention on the GPU through kernel bundles --------===//
 
 #include "attn/JIT/GpuKernel.h"
-#include "attn/InitAll.h"
 #include "attn/JIT/CpuKernel.h"
 #include "attn/Pipelines/Pipelines.h"
 #include "attn/Target/Cuda/PtxAssembler.h"
@@ -11,8 +10,9 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
+
+#include "llvm/Support/MathExtras.h"
 
 #include <ctime>
 
@@ -48,49 +48,42 @@ Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &p,
   std::string reason;
   if (!isGpuSupported(p, reason))
     return llvm::createStringError("the GPU backend does not support this problem yet: " + reason);
-  Expected<std::string> text = buildAttentionModuleText(p);
-  if (!text)
-    return text.takeError();
-  mlir::DialectRegistry registry;
-  mlir::attn::registerAllDialects(registry);
-  mlir::MLIRContext ctx(registry);
-  ctx.loadAllAvailableDialects();
-  ctx.printOpOnDiagnostic(false);
-  std::string diagnostics;
-  mlir::ScopedDiagnosticHandler handler(&ctx, [&](mlir::Diagnostic &d) {
-    diagnostics += (diagnostics.empty() ? "" : "; ") + d.str();
-    return mlir::success();
-  });
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::parseSourceString<mlir::ModuleOp>(*text, &ctx);
-  if (!module)
-    return llvm::createStringError("cannot parse the attention IR: " +
-                                   diagnostics);
+  std::unique_ptr<mlir::MLIRContext> ctx = createAttnContext();
+  Expected<mlir::OwningOpRef<mlir::ModuleOp>> built =
+      buildAttentionModule(*ctx, p);
+  if (!built)
+    return built.takeError();
+  mlir::OwningOpRef<mlir::ModuleOp> module = std::move(*built);
 
   // 1. The kernel, and its launch attributes before they are serialized.
-  mlir::PassManager emit(&ctx);
+  DiagnosticCollector diags(*ctx);
+  mlir::PassManager emit(ctx.get());
   emit.addPass(mlir::attn::createAttnEmitGpuKernel());
   if (mlir::failed(emit.run(*module)))
-    return llvm::createStringError(diagnostics);
+    return diags.takeError("attn-emit-gpu-kernel failed");
   rt::Bundle bundle;
   rt::BundleMetadata &m = bundle.metadata;
+  int64_t queryTileRows = 0;
   module->walk([&](mlir::gpu::GPUFuncOp f) {
     m.kernelName = f.getName().str();
     if (auto bytes = f->getAttrOfType<mlir::IntegerAttr>(
             "attn.dynamic_shared_memory"))
       m.launch.dynamicSharedMemory = unsigned(bytes.getInt());
+    if (auto rows =
+            f->getAttrOfType<mlir::IntegerAttr>("attn.query_tile_rows"))
+      queryTileRows = rows.getInt();
     if (std::optional<llvm::ArrayRef<int32_t>> block = f.getKnownBlockSize())
       m.launch.block = {unsigned((*block)[0]), unsigned((*block)[1]),
                         unsigned((*block)[2])};
   });
 
   // 2. PTX, then a cubin without spills.
-  mlir::PassManager lower(&ctx);
+  mlir::PassManager lower(ctx.get());
   mlir::attn::PtxPipelineOptions options;
   options.chip = chip.str();
   mlir::attn::buildGpuKernelsToPtxPipeline(lower, options);
   if (mlir::failed(lower.run(*module)))
-    return llvm::createStringError("attn-lower-to-ptx failed: " + diagnostics);
+    return diags.takeError("attn-lower-to-ptx failed");
   std::string ptx;
   module->walk([&](mlir::gpu::BinaryOp binary) {
     for (mlir::Attribute a : binary.getObjects())
@@ -106,11 +99,14 @@ Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &p,
         " bytes of spill stores); not writing a slow kernel");
   bundle.cubin.assign(cubin->cubin.begin(), cubin->cubin.end());
 
-  // 3. Launch metadata: one CTA per (64-row query tile, head, batch).
+  // 3. Launch metadata: one CTA per (query tile, head, batch).
+  if (queryTileRows <= 0)
+    return llvm::createStringError(
+        "the emitted kernel has no attn.query_tile_rows attribute");
   m.target = chip.str();
   m.dtype = scalarType(p.dtype);
-  m.launch.grid = {unsigned((p.q[2] + 63) / 64), unsigned(p.q[1]),
-                   unsigned(p.q[0])};
+  m.launch.grid = {unsigned(llvm::divideCeil(p.q[2], queryTileRows)),
+                   unsigned(p.q[1]), unsigned(p.q[0])};
   m.problem = {{"B", p.q[0]},  {"Hq", p.q[1]}, {"Hkv", p.k[1]},
                {"Sq", p.q[2]}, {"Sk", p.k[2]}, {"D", p.q[3]},
                {"Dv", p.v[3]}};
@@ -135,7 +131,8 @@ Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &p,
     a.kind = rt::ArgKind::I64;
     m.args.push_back(a);
   }
-  m.options = {{"q_tile", 64}, {"warps", 4}};
+  m.options = {{"q_tile", queryTileRows},
+               {"warps", int64_t(m.launch.block.x / 32)}};
   m.compilerName = "attn";
   m.compilerVersion = "0.1.0";
   m.created = utcNow();

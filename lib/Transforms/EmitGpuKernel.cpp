@@ -523,6 +523,7 @@ struct AttnEmitGpuKernelPass
       KernelEmitter emitter(b, op);
       func->setAttr("attn.dynamic_shared_memory",
                     kb.getI64IntegerAttr(emitter.sharedBytes()));
+      func->setAttr("attn.query_tile_rows", kb.getI64IntegerAttr(kBlockM));
       emitter.emit(func);
       f.erase();
     }

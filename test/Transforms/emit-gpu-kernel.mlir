@@ -9,7 +9,7 @@
 // CHECK:       module attributes {gpu.container_module}
 // CHECK:         gpu.module @attn_kernels {
 // Kernel ABI: Q, K, V, O, LSE pointers and Sq, Sk.
-// CHECK-NEXT:      gpu.func @mha_causal_d64(%{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: i64, %{{.+}}: i64) kernel attributes {attn.dynamic_shared_memory = 18432 : i64, known_block_size = array<i32: 128, 1, 1>}
+// CHECK-NEXT:      gpu.func @mha_causal_d64(%{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: i64, %{{.+}}: i64) kernel attributes {attn.dynamic_shared_memory = 18432 : i64, attn.query_tile_rows = 64 : i64, known_block_size = array<i32: 128, 1, 1>}
 // Each pointer is viewed as a 1-D memref (descriptor: offset 0, stride 1).
 // CHECK-COUNT-4:   builtin.unrealized_conversion_cast %{{.+}} : !llvm.struct<(ptr, ptr, i64, array<1 x i64>, array<1 x i64>)> to memref<?xf16>
 // CHECK:           %[[LSE:.+]] = builtin.unrealized_conversion_cast %{{.+}} : !llvm.struct<(ptr, ptr, i64, array<1 x i64>, array<1 x i64>)> to memref<?xf32>

@@ -21,12 +21,12 @@
 #include <optional>
 #include <string>
 
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/OwningOpRef.h"
+
 namespace mlir {
 class ExecutionEngine;
-class MLIRContext;
-class ModuleOp;
-template <typename OpTy>
-class OwningOpRef;
 } // namespace mlir
 
 namespace attn {
@@ -64,9 +64,29 @@ struct AttentionBuffers {
   std::array<int64_t, 4> qShape{}, kShape{}, vShape{}, maskShape{1, 1, 1, 1};
 };
 
-/// The attn.attention function of `problem` as MLIR text (memref arguments
-/// Q, K, V, [mask], O, LSE; C interface). Validation errors of the op
-/// verifier are returned as an llvm::Error.
+/// An MLIR context with everything the attn pipelines need; diagnostics
+/// print without an IR dump (users get one line).
+std::unique_ptr<mlir::MLIRContext> createAttnContext();
+
+/// Collects the diagnostics emitted in a context while it lives, as one line.
+class DiagnosticCollector {
+public:
+  explicit DiagnosticCollector(mlir::MLIRContext &ctx);
+  /// "`what`: <diagnostics>" as an error.
+  llvm::Error takeError(llvm::StringRef what);
+
+private:
+  std::string text;
+  mlir::ScopedDiagnosticHandler handler;
+};
+
+/// The attn.attention function of `problem` (memref arguments Q, K, V,
+/// [mask], O, LSE; C interface), verified: the op verifier's messages come
+/// back as one llvm::Error.
+llvm::Expected<mlir::OwningOpRef<mlir::ModuleOp>>
+buildAttentionModule(mlir::MLIRContext &ctx, const AttentionProblem &problem);
+
+/// buildAttentionModule as MLIR text.
 llvm::Expected<std::string> buildAttentionModuleText(
     const AttentionProblem &problem);
 

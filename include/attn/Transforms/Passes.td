@@ -29,8 +29,8 @@ def AttnEmitGpuKernel : Pass<"attn-emit-gpu-kernel", "::mlir::ModuleOp"> {
 
     Kernel ABI: `(Q, K, V, O, LSE: !llvm.ptr, Sq, Sk: i64)` on dense
     `[B, H, S, D]` buffers (LSE f32), grid `(ceil(Sq/64), Hq, B)`,
-    128 threads, dynamic shared memory `attn.dynamic_shared_memory` bytes
-    (an attribute of the kernel).
+    128 threads, dynamic shared memory `attn.dynamic_shared_memory` bytes;
+    the kernel's `attn.query_tile_rows` attribute (64) gives the grid's x.
 
     Shared-memory rows are padded by 8 halves (conflict-free `ldmatrix`);
     tiles are loaded with 16-byte `cp.async` copies (zero-filled outside the

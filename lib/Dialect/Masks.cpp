@@ -52,3 +52,26 @@ KeyBand KeyBand::build(OpBuilder &b, Location loc, CausalAlignmentAttr causal,
   }
   return band;
 }
+
+std::pair<Value, Value> KeyBand::keyTileRange(OpBuilder &b, Location loc,
+                                              Value q0, Value qLast, Value sk,
+                                              Value tile) const {
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  // Kept keys lie in [q0 + lo, qLast + hi] ∩ [0, Sk).
+  Value kStart = zero, kEnd = sk;
+  if (lo)
+    kStart = arith::MaxSIOp::create(b, loc, zero,
+                                    arith::AddIOp::create(b, loc, q0, *lo));
+  if (hi)
+    kEnd = arith::MinSIOp::create(
+        b, loc, sk,
+        arith::AddIOp::create(b, loc,
+                              arith::AddIOp::create(b, loc, qLast, *hi), one));
+  Value kLo = arith::DivUIOp::create(b, loc, kStart, tile);
+  Value nonEmpty =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, kEnd, kStart);
+  Value kHi = arith::SelectOp::create(
+      b, loc, nonEmpty, arith::CeilDivSIOp::create(b, loc, kEnd, tile), kLo);
+  return {kLo, kHi};
+}

@@ -312,15 +312,8 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
                                 op.getWindowAttr(), sq, sk);
   Value rows = arith::MinSIOp::create(b, idx(kBlockM), rowsQ);
   Value qLast = arith::SubIOp::create(b, add(q0, rows), idx(1));
-  Value kStart = idx(0), kEnd = sk;
-  if (band.lo)
-    kStart = arith::MaxSIOp::create(b, idx(0), add(q0, *band.lo));
-  if (band.hi)
-    kEnd = arith::MinSIOp::create(b, sk, add(add(qLast, *band.hi), idx(1)));
-  Value kLo = arith::DivUIOp::create(b, kStart, idx(blockN));
-  Value kHi = arith::SelectOp::create(
-      b, cmp(arith::CmpIPredicate::sgt, kEnd, kStart),
-      arith::CeilDivSIOp::create(b, kEnd, idx(blockN)), kLo);
+  auto [kLo, kHi] =
+      band.keyTileRange(b, b.getLoc(), q0, qLast, sk, idx(blockN));
 
   // Loop-carried state: m and l of rows g and g+8, and the O accumulators.
   int64_t oTiles = dvp / 8;

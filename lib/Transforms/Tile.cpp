@@ -192,20 +192,8 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
               ib, cBM, arith::SubIOp::create(ib, sq, q0));
           Value qLast = arith::SubIOp::create(
               ib, arith::AddIOp::create(ib, q0, rows), c1);
-          Value kStart = c0, kEnd = sk;
-          if (band.lo)
-            kStart = arith::MaxSIOp::create(
-                ib, c0, arith::AddIOp::create(ib, q0, *band.lo));
-          if (band.hi)
-            kEnd = arith::MinSIOp::create(
-                ib, sk,
-                arith::AddIOp::create(
-                    ib, arith::AddIOp::create(ib, qLast, *band.hi), c1));
-          Value kLo = arith::DivUIOp::create(ib, kStart, cBN);
-          Value nonEmpty =
-              arith::CmpIOp::create(ib, arith::CmpIPredicate::sgt, kEnd, kStart);
-          Value kHi = arith::SelectOp::create(
-              ib, nonEmpty, arith::CeilDivSIOp::create(ib, kEnd, cBN), kLo);
+          auto [kLo, kHi] =
+              band.keyTileRange(ib, ib.getLoc(), q0, qLast, sk, cBN);
 
           // 3. One online-softmax step per key tile; tiles inside Sk that the
           //    band keeps for every row skip the element predicate.

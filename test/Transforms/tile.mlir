@@ -82,11 +82,13 @@
 // CHECK-NEXT:        %[[ROWS:.+]] = arith.minsi %[[BM]], %[[REM]] : index
 // CHECK-NEXT:        %[[QEND:.+]] = arith.addi %[[Q0]], %[[ROWS]] : index
 // CHECK-NEXT:        %[[QLAST:.+]] = arith.subi %[[QEND]], %[[C1]] : index
+// CHECK-NEXT:        %[[Z:.+]] = arith.constant 0 : index
+// CHECK-NEXT:        %[[ONE:.+]] = arith.constant 1 : index
 // CHECK-NEXT:        %[[LASTKEPT:.+]] = arith.addi %[[QLAST]], %[[HI]] : index
-// CHECK-NEXT:        %[[KEND0:.+]] = arith.addi %[[LASTKEPT]], %[[C1]] : index
+// CHECK-NEXT:        %[[KEND0:.+]] = arith.addi %[[LASTKEPT]], %[[ONE]] : index
 // CHECK-NEXT:        %[[KEND:.+]] = arith.minsi %[[SK]], %[[KEND0]] : index
-// CHECK-NEXT:        %[[KLO:.+]] = arith.divui %[[C0]], %[[BN]] : index
-// CHECK-NEXT:        %[[NONEMPTY:.+]] = arith.cmpi sgt, %[[KEND]], %[[C0]] : index
+// CHECK-NEXT:        %[[KLO:.+]] = arith.divui %[[Z]], %[[BN]] : index
+// CHECK-NEXT:        %[[NONEMPTY:.+]] = arith.cmpi sgt, %[[KEND]], %[[Z]] : index
 // CHECK-NEXT:        %[[KCEIL:.+]] = arith.ceildivsi %[[KEND]], %[[BN]] : index
 // CHECK-NEXT:        %[[KHI:.+]] = arith.select %[[NONEMPTY]], %[[KCEIL]], %[[KLO]] : index
 // CHECK-NEXT:        scf.for %[[KTILE:.+]] = %[[KLO]] to %[[KHI]] step %[[C1]] {
@@ -142,8 +144,10 @@ func.func @gqa_causal_bottom_right(%q: tensor<2x8x100x64xf16>, %k: tensor<2x2x30
 // CHECK:           attn.tile_init
 // CHECK-NOT:       arith.maxsi
 // Key tiles [0, ceil(Sk / BN)): kStart = 0 and kEnd = Sk.
-// CHECK:           %[[KLO:.+]] = arith.divui %[[C0]], %[[BN:.+]] : index
-// CHECK-NEXT:      %[[NONEMPTY:.+]] = arith.cmpi sgt, %[[SK]], %[[C0]] : index
+// CHECK:           %[[Z:.+]] = arith.constant 0 : index
+// CHECK-NEXT:      arith.constant 1 : index
+// CHECK-NEXT:      %[[KLO:.+]] = arith.divui %[[Z]], %[[BN:.+]] : index
+// CHECK-NEXT:      %[[NONEMPTY:.+]] = arith.cmpi sgt, %[[SK]], %[[Z]] : index
 // CHECK-NEXT:      %[[KCEIL:.+]] = arith.ceildivsi %[[SK]], %[[BN]] : index
 // CHECK-NEXT:      %[[KHI:.+]] = arith.select %[[NONEMPTY]], %[[KCEIL]], %[[KLO]] : index
 // CHECK-NEXT:      scf.for %[[KTILE:.+]] = %[[KLO]] to %[[KHI]] step
@@ -197,12 +201,14 @@ func.func @mha_no_band(%q: tensor<1x4x128x64xf32>, %k: tensor<1x4x200x64xf32>, %
 // CHECK-NEXT:      %[[ROWS:.+]] = arith.minsi %[[BM:.+]], %[[REM]] : index
 // CHECK-NEXT:      %[[QEND:.+]] = arith.addi %[[Q0]], %[[ROWS]] : index
 // CHECK-NEXT:      %[[QLAST:.+]] = arith.subi %[[QEND]], %[[C1]] : index
+// CHECK-NEXT:      %[[Z:.+]] = arith.constant 0 : index
+// CHECK-NEXT:      %[[ONE:.+]] = arith.constant 1 : index
 // kStart = max(0, q0 + lo): the first key any row of the tile keeps.
 // CHECK-NEXT:      %[[FIRSTLO:.+]] = arith.addi %[[Q0]], %[[LO]] : index
-// CHECK-NEXT:      %[[KSTART:.+]] = arith.maxsi %[[C0]], %[[FIRSTLO]] : index
+// CHECK-NEXT:      %[[KSTART:.+]] = arith.maxsi %[[Z]], %[[FIRSTLO]] : index
 // kEnd = min(Sk, qLast + hi + 1): one past the last key any row keeps.
 // CHECK-NEXT:      %[[LASTHI:.+]] = arith.addi %[[QLAST]], %[[HI]] : index
-// CHECK-NEXT:      %[[KEND0:.+]] = arith.addi %[[LASTHI]], %[[C1]] : index
+// CHECK-NEXT:      %[[KEND0:.+]] = arith.addi %[[LASTHI]], %[[ONE]] : index
 // CHECK-NEXT:      %[[KEND:.+]] = arith.minsi %[[SK]], %[[KEND0]] : index
 // CHECK-NEXT:      %[[KLO:.+]] = arith.divui %[[KSTART]], %[[BN:.+]] : index
 // CHECK-NEXT:      %[[NONEMPTY:.+]] = arith.cmpi sgt, %[[KEND]], %[[KSTART]] : index

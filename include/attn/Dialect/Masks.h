@@ -34,6 +34,13 @@ struct KeyBand {
   /// `sk` keys (index values).
   static KeyBand build(OpBuilder &b, Location loc, CausalAlignmentAttr causal,
                        DenseI64ArrayAttr window, Value sq, Value sk);
+
+  /// The key tiles [kLo, kHi) of `tile` keys that hold a kept key for some
+  /// query row in [q0, qLast]; every key outside them is masked for all of
+  /// these rows (an empty range when no key is kept).
+  std::pair<Value, Value> keyTileRange(OpBuilder &b, Location loc, Value q0,
+                                       Value qLast, Value sk,
+                                       Value tile) const;
 };
 
 /// Largest window entry the dialect accepts (windows are key counts).

@@ -168,6 +168,26 @@ Expected<CheckReport> checkOutputs(const HostInputs &in,
                                            floor)};
 }
 
+Expected<AttentionProblem::Causal> parseCausalFlag(llvm::StringRef value) {
+  if (value == "top-left")
+    return AttentionProblem::Causal::TopLeft;
+  if (value == "bottom-right")
+    return AttentionProblem::Causal::BottomRight;
+  return llvm::createStringError(
+      "--causal expects top-left or bottom-right, got '" + value + "'");
+}
+
+Expected<std::pair<int64_t, int64_t>> parseWindowFlag(llvm::StringRef value) {
+  auto [l, r] = value.split(',');
+  int64_t left, right;
+  if (l.getAsInteger(10, left) || r.getAsInteger(10, right) || left < -1 ||
+      right < -1)
+    return llvm::createStringError("--window expects L,R with integers >= -1 "
+                                   "(-1 = unbounded), got '" +
+                                   value + "'");
+  return std::make_pair(left, right);
+}
+
 double attentionFlops(const AttentionProblem &p) {
   // Q·Kᵀ and P·V: 2·B·Hq·Sq·Sk·(D + Dv), i.e. 4·B·Hq·Sq·Sk·D when Dv = D.
   double flops =

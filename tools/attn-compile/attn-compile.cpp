@@ -79,19 +79,15 @@ Expected<Options> parseArgs(int argc, char **argv, bool &help) {
                                        "got '" + value + "'");
       o.problem.scale = s;
     } else if (flag == "--causal") {
-      if (value == "top-left")
-        o.problem.causal = AttentionProblem::Causal::TopLeft;
-      else if (value == "bottom-right")
-        o.problem.causal = AttentionProblem::Causal::BottomRight;
-      else
-        return llvm::createStringError(
-            "--causal expects top-left or bottom-right, got '" + value + "'");
+      Expected<AttentionProblem::Causal> causal = parseCausalFlag(value);
+      if (!causal)
+        return causal.takeError();
+      o.problem.causal = *causal;
     } else if (flag == "--window") {
-      auto [l, r] = value.split(',');
-      if (l.getAsInteger(10, o.problem.windowLeft) ||
-          r.getAsInteger(10, o.problem.windowRight))
-        return llvm::createStringError("--window expects L,R, got '" + value +
-                                       "'");
+      Expected<std::pair<int64_t, int64_t>> window = parseWindowFlag(value);
+      if (!window)
+        return window.takeError();
+      std::tie(o.problem.windowLeft, o.problem.windowRight) = *window;
     } else if (flag == "--chip") {
       o.chip = value.str();
     } else if (flag == "--out") {

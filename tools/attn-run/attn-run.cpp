@@ -111,20 +111,15 @@ Expected<Options> parseArgs(int argc, char **argv, bool &help) {
         return badFlag(flag + " must be positive, got '" + value + "'");
       (flag == "--scale" ? o.scale : o.softcap) = *d;
     } else if (flag == "--causal") {
-      if (value == "top-left")
-        o.causal = AttentionProblem::Causal::TopLeft;
-      else if (value == "bottom-right")
-        o.causal = AttentionProblem::Causal::BottomRight;
-      else
-        return badFlag("--causal expects top-left or bottom-right, got '" +
-                       value + "'");
+      Expected<AttentionProblem::Causal> causal = parseCausalFlag(value);
+      if (!causal)
+        return badFlag(llvm::toString(causal.takeError()));
+      o.causal = *causal;
     } else if (flag == "--window") {
-      auto [l, r] = value.split(',');
-      if (l.getAsInteger(10, o.windowLeft) ||
-          r.getAsInteger(10, o.windowRight) || o.windowLeft < -1 ||
-          o.windowRight < -1)
-        return badFlag("--window expects L,R with integers >= -1 (-1 = "
-                       "unbounded), got '" + value + "'");
+      Expected<std::pair<int64_t, int64_t>> window = parseWindowFlag(value);
+      if (!window)
+        return badFlag(llvm::toString(window.takeError()));
+      std::tie(o.windowLeft, o.windowRight) = *window;
     } else if (flag == "--dtype") {
       o.dtype = parseElementType(value);
       if (!o.dtype)

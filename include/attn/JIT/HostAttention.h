@@ -65,6 +65,12 @@ double errorFloor(ElementType type);
 llvm::Expected<CheckReport> checkOutputs(const HostInputs &inputs,
                                          const HostOutputs &outputs);
 
+/// The values of the attn tools' --causal (top-left | bottom-right) and
+/// --window (L,R with integers >= -1) flags.
+llvm::Expected<AttentionProblem::Causal> parseCausalFlag(llvm::StringRef value);
+llvm::Expected<std::pair<int64_t, int64_t>>
+parseWindowFlag(llvm::StringRef value);
+
 /// FLOPs of the problem as benchmarks count them: 2·B·Hq·Sq·Sk·(D + Dv)
 /// (4·B·Hq·Sq·Sk·D when Dv = D), halved for causal masks.
 double attentionFlops(const AttentionProblem &problem);

@@ -44,7 +44,8 @@ std::string utcNow() {
 } // namespace
 
 Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &p,
-                                     llvm::StringRef chip) {
+                                     llvm::StringRef chip, int64_t blockN,
+                                     int64_t stages) {
   std::string reason;
   if (!isGpuSupported(p, reason))
     return llvm::createStringError("the GPU backend does not support this problem yet: " + reason);
@@ -58,7 +59,11 @@ Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &p,
   // 1. The kernel, and its launch attributes before they are serialized.
   DiagnosticCollector diags(*ctx);
   mlir::PassManager emit(ctx.get());
-  emit.addPass(mlir::attn::createAttnEmitGpuKernel());
+  mlir::attn::AttnEmitGpuKernelOptions emitOptions;
+  emitOptions.chip = chip.str();
+  emitOptions.blockN = blockN;
+  emitOptions.stages = stages;
+  emit.addPass(mlir::attn::createAttnEmitGpuKernel(emitOptions));
   if (mlir::failed(emit.run(*module)))
     return diags.takeError("attn-emit-gpu-kernel failed");
   rt::Bundle bundle;
@@ -66,12 +71,15 @@ Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &p,
   int64_t queryTileRows = 0;
   module->walk([&](mlir::gpu::GPUFuncOp f) {
     m.kernelName = f.getName().str();
-    if (auto bytes = f->getAttrOfType<mlir::IntegerAttr>(
-            "attn.dynamic_shared_memory"))
-      m.launch.dynamicSharedMemory = unsigned(bytes.getInt());
-    if (auto rows =
-            f->getAttrOfType<mlir::IntegerAttr>("attn.query_tile_rows"))
-      queryTileRows = rows.getInt();
+    auto attr = [&](llvm::StringRef name) -> int64_t {
+      auto a = f->getAttrOfType<mlir::IntegerAttr>(name);
+      return a ? a.getInt() : 0;
+    };
+    m.launch.dynamicSharedMemory = unsigned(attr("attn.dynamic_shared_memory"));
+    queryTileRows = attr("attn.query_tile_rows");
+    m.options = {{"q_tile", queryTileRows},
+                 {"k_tile", attr("attn.key_tile_cols")},
+                 {"stages", attr("attn.stages")}};
     if (std::optional<llvm::ArrayRef<int32_t>> block = f.getKnownBlockSize())
       m.launch.block = {unsigned((*block)[0]), unsigned((*block)[1]),
                         unsigned((*block)[2])};
@@ -122,17 +130,23 @@ Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &p,
   rt::ScalarType et = m.dtype;
   m.args = {tensor("q", et, {p.q.begin(), p.q.end()}),
             tensor("k", et, {p.k.begin(), p.k.end()}),
-            tensor("v", et, {p.v.begin(), p.v.end()}),
-            tensor("o", et, {p.q[0], p.q[1], p.q[2], p.v[3]}),
-            tensor("lse", rt::ScalarType::F32, {p.q[0], p.q[1], p.q[2]})};
+            tensor("v", et, {p.v.begin(), p.v.end()})};
+  if (p.mask != AttentionProblem::Mask::None)
+    m.args.push_back(tensor("mask",
+                            p.mask == AttentionProblem::Mask::Keep
+                                ? rt::ScalarType::I8
+                                : scalarType(p.biasType),
+                            {p.maskShape.begin(), p.maskShape.end()}));
+  m.args.push_back(tensor("o", et, {p.q[0], p.q[1], p.q[2], p.v[3]}));
+  m.args.push_back(
+      tensor("lse", rt::ScalarType::F32, {p.q[0], p.q[1], p.q[2]}));
   for (const char *name : {"sq", "sk"}) {
     rt::KernelArg a;
     a.name = name;
     a.kind = rt::ArgKind::I64;
     m.args.push_back(a);
   }
-  m.options = {{"q_tile", queryTileRows},
-               {"warps", int64_t(m.launch.block.x / 32)}};
+  m.options["warps"] = int64_t(m.launch.block.x / 32);
   m.compilerName = "attn";
   m.compilerVersion = "0.1.0";
   m.created = utcNow();
@@ -141,12 +155,8 @@ Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &p,
 
 
 bool isGpuSupported(const AttentionProblem &p, std::string &reason) {
-  if (p.dtype != ElementType::F16)
-    reason = "only f16 is supported (got " + toString(p.dtype).str() + ")";
-  else if (p.mask != AttentionProblem::Mask::None)
-    reason = "mask operands are not supported";
-  else if (p.softcap)
-    reason = "softcap is not supported";
+  if (p.dtype == ElementType::F32)
+    reason = "tensor-core kernels take f16 or bf16 (got f32)";
   else if (p.dynamicLengths)
     reason = "kernels are compiled for static shapes";
   else
@@ -177,31 +187,45 @@ Expected<HostOutputs> runGpu(const rt::Driver &driver, const rt::Bundle &bundle,
 
   // Device buffers (at least one byte: empty tensors are legal).
   int64_t rows = p.q[0] * p.q[1] * p.q[2];
-  std::vector<uint8_t> host[] = {toStorage(p.dtype, in.q),
-                                 toStorage(p.dtype, in.k),
-                                 toStorage(p.dtype, in.v)};
+  // Device buffers in kernel-parameter order: Q, K, V, [mask], O, LSE (at
+  // least one byte each: empty tensors are legal); inputs are copied in.
+  bool hasMask = p.mask != AttentionProblem::Mask::None;
+  std::vector<std::vector<uint8_t>> host = {toStorage(p.dtype, in.q),
+                                            toStorage(p.dtype, in.k),
+                                            toStorage(p.dtype, in.v)};
+  if (hasMask)
+    host.push_back(maskStorage(in));
   size_t oBytes = size_t(rows * p.v[3]) * 2, lseBytes = size_t(rows) * 4;
+  std::vector<size_t> sizes;
+  for (const std::vector<uint8_t> &h : host)
+    sizes.push_back(h.size());
+  sizes.push_back(oBytes);
+  sizes.push_back(lseBytes);
   std::vector<rt::DeviceBuffer> buffers;
-  for (size_t bytes : {host[0].size(), host[1].size(), host[2].size(), oBytes,
-                       lseBytes}) {
+  for (size_t i = 0; i < sizes.size(); ++i) {
     rt::Result<rt::DeviceBuffer> b =
-        rt::DeviceBuffer::allocate(*ctx, std::max<size_t>(bytes, 1));
+        rt::DeviceBuffer::allocate(*ctx, std::max<size_t>(sizes[i], 1));
     if (!b.ok())
       return fail(b.getStatus());
     buffers.push_back(std::move(*b));
-  }
-  for (int i = 0; i < 3; ++i)
-    if (!host[i].empty())
+    if (i < host.size() && !host[i].empty())
       if (rt::Status s = buffers[i].copyFromHost(host[i].data(), host[i].size());
           !s.ok())
         return fail(s);
+  }
+  rt::DeviceBuffer &oBuffer = buffers[buffers.size() - 2];
+  rt::DeviceBuffer &lseBuffer = buffers.back();
 
-  // Kernel parameters: the five buffers, then Sq and Sk.
-  rt::DevicePtr ptrs[5];
-  for (int i = 0; i < 5; ++i)
-    ptrs[i] = buffers[i].getAddress();
+  // Kernel parameters: the buffers, then Sq and Sk.
+  std::vector<rt::DevicePtr> ptrs;
+  for (rt::DeviceBuffer &b : buffers)
+    ptrs.push_back(b.getAddress());
   int64_t sq = p.q[2], sk = p.k[2];
-  void *args[] = {&ptrs[0], &ptrs[1], &ptrs[2], &ptrs[3], &ptrs[4], &sq, &sk};
+  std::vector<void *> args;
+  for (rt::DevicePtr &ptr : ptrs)
+    args.push_back(&ptr);
+  args.push_back(&sq);
+  args.push_back(&sk);
   rt::Result<rt::Event> start = rt::Event::create(*ctx),
                         end = rt::Event::create(*ctx);
   if (!start.ok() || !end.ok())
@@ -209,7 +233,7 @@ Expected<HostOutputs> runGpu(const rt::Driver &driver, const rt::Bundle &bundle,
   for (int64_t i = 0; i <= repeat; ++i) {
     if (rt::Status s = start->record(*stream); !s.ok())
       return fail(s);
-    if (rt::Status s = kernel->launch(bundle.metadata.launch, args, *stream);
+    if (rt::Status s = kernel->launch(bundle.metadata.launch, args.data(), *stream);
         !s.ok())
       return fail(s);
     if (rt::Status s = end->record(*stream); !s.ok())
@@ -226,10 +250,10 @@ Expected<HostOutputs> runGpu(const rt::Driver &driver, const rt::Bundle &bundle,
   HostOutputs out;
   out.lse.resize(rows);
   if (oBytes)
-    if (rt::Status s = buffers[3].copyToHost(o.data(), oBytes); !s.ok())
+    if (rt::Status s = oBuffer.copyToHost(o.data(), oBytes); !s.ok())
       return fail(s);
   if (lseBytes)
-    if (rt::Status s = buffers[4].copyToHost(out.lse.data(), lseBytes);
+    if (rt::Status s = lseBuffer.copyToHost(out.lse.data(), lseBytes);
         !s.ok())
       return fail(s);
   out.o = fromStorage(p.dtype, o);

@@ -87,6 +87,16 @@ HostOutputs toFloat(const HostTensor &o, const HostTensor &lse) {
 
 } // namespace
 
+std::vector<uint8_t> maskStorage(const HostInputs &in) {
+  std::vector<uint8_t> mask;
+  if (in.problem.mask == AttentionProblem::Mask::Keep)
+    for (float m : in.mask)
+      mask.push_back(m != 0.0f);
+  else if (in.problem.mask == AttentionProblem::Mask::Bias)
+    mask = toStorage(in.problem.biasType, in.mask);
+  return mask;
+}
+
 Expected<HostOutputs> runCpu(const CpuKernel &kernel, const HostInputs &in,
                              int64_t repeat, std::vector<double> *times) {
   // Shapes come from the inputs (they may differ from the kernel's in its
@@ -96,12 +106,7 @@ Expected<HostOutputs> runCpu(const CpuKernel &kernel, const HostInputs &in,
     return llvm::createStringError(
         "inputs do not match the kernel's element type or mask kind");
   std::vector<uint8_t> q = toStorage(p.dtype, in.q), k = toStorage(p.dtype, in.k),
-                       v = toStorage(p.dtype, in.v), mask;
-  if (p.mask == AttentionProblem::Mask::Keep)
-    for (float m : in.mask)
-      mask.push_back(m != 0.0f);
-  else if (p.mask == AttentionProblem::Mask::Bias)
-    mask = toStorage(p.biasType, in.mask);
+                       v = toStorage(p.dtype, in.v), mask = maskStorage(in);
   int64_t rows = p.q[0] * p.q[1] * p.q[2];
   std::vector<uint8_t> o(rows * p.v[3] * (p.dtype == ElementType::F32 ? 4 : 2));
   HostOutputs out;

@@ -60,7 +60,11 @@ void mlir::attn::buildLowerToCpuPipeline(OpPassManager &pm,
 
 void mlir::attn::buildLowerToPtxPipeline(OpPassManager &pm,
                                          const PtxPipelineOptions &options) {
-  pm.addPass(createAttnEmitGpuKernel());
+  AttnEmitGpuKernelOptions emit;
+  emit.chip = options.chip;
+  emit.blockN = options.blockN;
+  emit.stages = options.stages;
+  pm.addPass(createAttnEmitGpuKernel(emit));
   buildGpuKernelsToPtxPipeline(pm, options);
 }
 

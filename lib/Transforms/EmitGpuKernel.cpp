@@ -6,29 +6,27 @@
 // tensor cores:
 //
 //   grid (ceil(Sq / 64), Hq, B), 4 warps; warp w owns query rows 16w..16w+15;
-//   key tiles of 64 (32 when Dv > 128)
+//   key tiles of BN keys (the per-chip table below, or the pass options)
 //   1. Q tile → shared memory → ldmatrix.x4 fragments kept in registers
+//      (reloaded from shared memory per key tile when D > 128)
 //   2. for each key tile of the causal/window band (the same KeyBand as the
-//      CPU tiling): K, V tiles → shared memory;
+//      CPU tiling), with K and V tiles arriving through a `stages`-deep ring
+//      of shared-memory buffers filled by cp.async (tile j + stages − 1 is
+//      in flight while tile j is computed):
 //        S = Q·Kᵀ with mma.sync.m16n8k16 (K fragments by ldmatrix.x2),
-//        element masks, row max / sum on the accumulator fragments with
-//        shuffles inside each quad, P = exp2((S − m)·log2e),
+//        S·scale, soft-cap, the mask operand (every tile), the band and tail
+//        masks (only tiles the band or Sk cuts: an scf.if skips them on full
+//        tiles), row max / sum on the accumulator fragments with shuffles
+//        inside each quad, P = exp2((S − m)·log2e),
 //        O = α·O + P·V with P's accumulators repacked as A fragments
 //        (P never leaves registers; V fragments by ldmatrix.x2.trans)
-//   3. O / l and LSE = m + ln l, stored with row/column predication.
+//   3. O / l and LSE = m + ln l, stored with row/column predication, O as
+//      32-bit pairs when Dv is even.
 //
-// Kernel ABI: (Q, K, V, O, LSE: pointers; Sq, Sk: i64) over dense
-// [B, H, S, D] buffers (LSE f32 [B, Hq, Sq]). Dynamic shared memory: the
-// kernel's `attn.dynamic_shared_memory` bytes, i.e.
-// (rows_K·(Dp+8) + BN·(Dvp+8) [+ 64·(Dp+8) when Q is not kept in
-// registers])·sizeof(T) with Dp, Dvp the head dims rounded up to 16 (rows
-// padded by 8 halves against bank conflicts).
-//
-// Status: first version. f16 only (MLIR 22's nvgpu.mma.sync has no bf16),
-// no mask operand or soft-cap yet (rejected with an error); tiles are loaded
-// with 16-byte cp.async copies (element loads when D is not a multiple of 8)
-// but not yet pipelined across key tiles. Checked by ptxas in CI; not yet
-// run on a GPU.
+// Kernel ABI: (Q, K, V, [mask], O, LSE: pointers; Sq, Sk: i64) over dense
+// [B, H, S, D] buffers (LSE f32 [B, Hq, Sq]; the mask dense with its own
+// broadcast shape, i8 0/1 for a keep mask). Dynamic shared memory: the
+// kernel's `attn.dynamic_shared_memory` bytes.
 //
 //===----------------------------------------------------------------------===//
 
@@ -67,10 +65,46 @@ constexpr int64_t kThreads = 32 * kWarps;
 
 int64_t roundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
+/// What the kernel shape depends on per chip: the opt-in shared-memory limit
+/// of one CTA and the default tiles per head-dim class.
+struct ChipInfo {
+  StringLiteral name;
+  int64_t maxSharedBytes;
+  /// Pipeline depth for head dims ≤ 64 (deeper rings pay off where a tile
+  /// is cheap to compute and shared memory is plentiful).
+  int64_t smallHeadStages;
+};
+constexpr ChipInfo kChips[] = {
+    {"sm_80", 166912, 3}, {"sm_86", 101376, 2}, {"sm_89", 101376, 2},
+    {"sm_90", 232448, 3}, {"sm_90a", 232448, 3}};
+
+const ChipInfo *lookupChip(StringRef name) {
+  for (const ChipInfo &c : kChips)
+    if (c.name == name)
+      return &c;
+  return nullptr;
+}
+
+/// The tile table: keys per tile and pipeline stages for a chip and the
+/// padded head dims. 64-key tiles while the O accumulators (Dv/8 fragments
+/// of 4 registers) leave room for S and P; 32 beyond D = 128.
+struct TileConfig {
+  int64_t blockN, stages;
+};
+TileConfig defaultTiles(const ChipInfo &chip, int64_t dp, int64_t dvp) {
+  int64_t widest = std::max(dp, dvp);
+  if (widest <= 64)
+    return {64, chip.smallHeadStages};
+  if (widest <= 128)
+    return {64, 2};
+  return {32, 2};
+}
+
 class KernelEmitter {
 public:
-  KernelEmitter(ImplicitLocOpBuilder &b, AttentionOp op)
-      : b(b), op(op), et(op.getQuery().getType().getElementType()) {
+  KernelEmitter(ImplicitLocOpBuilder &b, AttentionOp op, TileConfig tiles)
+      : b(b), op(op), et(op.getQuery().getType().getElementType()),
+        blockN(tiles.blockN), stages(tiles.stages) {
     ArrayRef<int64_t> qs = op.getQuery().getType().getShape();
     hq = qs[1];
     d = qs[3];
@@ -78,9 +112,6 @@ public:
     dv = op.getValue().getType().getShape()[3];
     dp = roundUp(d, 16);
     dvp = roundUp(dv, 16);
-    // Keys per tile: 64, or 32 when the O accumulators (Dv/8 fragments)
-    // already take half of the registers, so that S and P fit beside them.
-    blockN = dvp > 128 ? 32 : 64;
   }
 
   /// Q fragments stay in registers up to this padded head dim; above it
@@ -89,17 +120,20 @@ public:
   static constexpr int64_t kMaxQInRegisters = 128;
   bool qInRegisters() const { return dp <= kMaxQInRegisters; }
 
-  /// Rows of the K buffer: it also stages the Q tile when Q lives in
-  /// registers.
-  int64_t keyBufferRows() const {
-    return qInRegisters() ? std::max(kBlockM, blockN) : blockN;
+  /// Rows of the K ring: `stages` tiles; when Q lives in registers it is
+  /// staged once in the last stage's buffer (not yet in use then), which is
+  /// lengthened to the 64 rows of the Q tile if needed.
+  int64_t keyRingRows() const {
+    int64_t rows = stages * blockN;
+    return qInRegisters() ? std::max(rows, (stages - 1) * blockN + kBlockM)
+                          : rows;
   }
 
-  /// Dynamic shared memory bytes of the kernel: the K and V tiles, plus the
-  /// Q tile when Q does not live in registers.
+  /// Dynamic shared memory bytes: the K and V rings, plus the Q tile when Q
+  /// does not live in registers.
   int64_t sharedBytes() const {
-    int64_t elems = keyBufferRows() * (dp + kRowPad) +
-                    blockN * (dvp + kRowPad) +
+    int64_t elems = keyRingRows() * (dp + kRowPad) +
+                    stages * blockN * (dvp + kRowPad) +
                     (qInRegisters() ? 0 : kBlockM * (dp + kRowPad));
     return elems * et.getIntOrFloatBitWidth() / 8;
   }
@@ -117,11 +151,24 @@ private:
   Value cmp(arith::CmpIPredicate p, Value x, Value y) {
     return arith::CmpIOp::create(b, p, x, y);
   }
+  Value minIdx(Value x, Value y) { return arith::MinSIOp::create(b, x, y); }
+  Value workgroupView(Value smem, int64_t byteOffset, int64_t rows,
+                      int64_t cols) {
+    auto ws = gpu::AddressSpaceAttr::get(b.getContext(),
+                                         gpu::AddressSpace::Workgroup);
+    return memref::ViewOp::create(
+        b, MemRefType::get({rows, cols}, et, MemRefLayoutAttrInterface(), ws),
+        smem, idx(byteOffset), ValueRange{});
+  }
 
-  /// smem[r][c] = global[base + (row0 + r)·rowLen + c] for r < tileRows and
-  /// c < cols (the padded width), 0 outside [0, rowsValid) × [0, rowLen).
+  /// smem[row0S + r][c] = global[base + (row0 + r)·rowLen + c] for
+  /// r < tileRows and c < cols (the padded width), 0 outside
+  /// [0, rowsValid) × [0, rowLen). Rows of a multiple of 8 elements go by
+  /// 16-byte cp.async copies that the caller commits and waits for; others
+  /// (e.g. D = 59) element by element.
   void loadTile(Value global, Value base, Value row0, Value rowsValid,
-                int64_t rowLen, Value smem, int64_t tileRows, int64_t cols);
+                int64_t rowLen, Value smem, Value row0S, int64_t tileRows,
+                int64_t cols);
 
   /// Loop over i in [lb, ub) with `step`, body without carried values.
   void forLoop(Value lb, Value ub, Value step,
@@ -134,6 +181,16 @@ private:
                          body(iv);
                          scf::YieldOp::create(b);
                        });
+  }
+
+  /// `body` under `cond`, without results.
+  void ifThen(Value cond, llvm::function_ref<void()> body) {
+    scf::IfOp::create(b, cond, [&](OpBuilder &ib, Location) {
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPoint(ib.getInsertionBlock(), ib.getInsertionPoint());
+      body();
+      scf::YieldOp::create(b);
+    });
   }
 
   /// A 1-D memref view of the dense buffer at `ptr` (a kernel parameter):
@@ -173,70 +230,109 @@ private:
     return x;
   }
 
+  /// D = A·B + C for one m16n8k16 tile: A `vector<4x2xT>` (4 registers of
+  /// two elements), B `vector<2x2xT>`, C and D `vector<2x2xf32>`, as
+  /// nvvm.mma.sync (f16 pairs as vector<2xf16>, bf16 pairs as i32, the
+  /// register types PTX gives them).
+  Value mma(Value a, Value bFrag, Value c);
+
   ImplicitLocOpBuilder &b;
   AttentionOp op;
   Type et;
-  int64_t hq, hkv, d, dv, dp, dvp, blockN;
+  int64_t hq, hkv, d, dv, dp, dvp, blockN, stages;
 };
+
+Value KernelEmitter::mma(Value a, Value bFrag, Value c) {
+  auto registers = [&](Value frag, int64_t n) {
+    SmallVector<Value> regs;
+    for (int64_t i = 0; i < n; ++i) {
+      Value pair = vector::ExtractOp::create(b, frag, ArrayRef<int64_t>{i});
+      if (et.isBF16())
+        pair = LLVM::BitcastOp::create(b, b.getI32Type(), pair);
+      regs.push_back(pair);
+    }
+    return regs;
+  };
+  SmallVector<Value> accum;
+  for (int64_t i = 0; i < 2; ++i)
+    for (int64_t j = 0; j < 2; ++j)
+      accum.push_back(vector::ExtractOp::create(b, c, ArrayRef<int64_t>{i, j}));
+  Type f32Type = b.getF32Type();
+  auto result = LLVM::LLVMStructType::getLiteral(
+      b.getContext(), {f32Type, f32Type, f32Type, f32Type});
+  NVVM::MMATypes type = et.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
+  Value out = NVVM::MmaOp::create(
+      b, result, registers(a, 4), registers(bFrag, 2), accum,
+      ArrayRef<int64_t>{16, 8, 16}, std::nullopt, std::nullopt,
+      std::array<NVVM::MMATypes, 2>{type, type},
+      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                     NVVM::MMALayout::col});
+  SmallVector<Value> elems;
+  for (int64_t i = 0; i < 4; ++i)
+    elems.push_back(LLVM::ExtractValueOp::create(b, out, ArrayRef<int64_t>{i}));
+  return vector::FromElementsOp::create(b, c.getType(), elems);
+}
 
 void KernelEmitter::loadTile(Value global, Value base, Value row0,
                              Value rowsValid, int64_t rowLen, Value smem,
-                             int64_t tileRows, int64_t cols) {
+                             Value row0S, int64_t tileRows, int64_t cols) {
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
-  // Rows of a multiple of 8 halves: 16-byte cp.async copies (global
-  // addresses stay 16-byte aligned: bases and rows are multiples of 8
-  // elements), zero-filled outside the tile (source size 0).
-  if (rowLen % 8 == 0) {
-    int64_t chunks = cols / 8;
-    forLoop(tid, idx(tileRows * chunks), idx(kThreads), [&](Value i) {
-      Value r = arith::DivUIOp::create(b, i, idx(chunks));
-      Value c = mul(arith::RemUIOp::create(b, i, idx(chunks)), idx(8));
-      Value valid = arith::AndIOp::create(
-          b, cmp(arith::CmpIPredicate::slt, r, rowsValid),
-          cmp(arith::CmpIPredicate::slt, c, idx(rowLen)));
-      Value linear = add(base, add(mul(add(row0, r), idx(rowLen)), c));
-      Value safe = arith::SelectOp::create(b, valid, linear, idx(0));
-      Value count = arith::SelectOp::create(b, valid, idx(8), idx(0));
-      nvgpu::DeviceAsyncCopyOp::create(
-          b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), smem,
-          ValueRange{r, c}, global, ValueRange{safe}, b.getIndexAttr(8),
-          count, /*bypassL1=*/UnitAttr());
-    });
-    NVVM::CpAsyncCommitGroupOp::create(b, b.getLoc());
-    NVVM::CpAsyncWaitGroupOp::create(b, b.getLoc(), 0);
-    return;
-  }
-  // Other rows (e.g. D = 59): element by element.
-  Value zero = arith::ConstantFloatOp::create(
-      b, cast<FloatType>(et),
-      APFloat::getZero(cast<FloatType>(et).getFloatSemantics()));
-  forLoop(tid, idx(tileRows * cols), idx(kThreads), [&](Value i) {
-    Value r = arith::DivUIOp::create(b, i, idx(cols));
-    Value c = arith::RemUIOp::create(b, i, idx(cols));
+  // 16-byte copies: global addresses stay 16-byte aligned (bases and rows
+  // are multiples of 8 elements); zero fill outside the tile (source size
+  // 0, from a valid address).
+  int64_t vec = rowLen % 8 == 0 ? 8 : 1;
+  int64_t chunks = cols / vec;
+  Value zero;
+  if (vec == 1)
+    zero = arith::ConstantFloatOp::create(
+        b, cast<FloatType>(et),
+        APFloat::getZero(cast<FloatType>(et).getFloatSemantics()));
+  forLoop(tid, idx(tileRows * chunks), idx(kThreads), [&](Value i) {
+    Value r = arith::DivUIOp::create(b, i, idx(chunks));
+    Value c = mul(arith::RemUIOp::create(b, i, idx(chunks)), idx(vec));
     Value valid = arith::AndIOp::create(
         b, cmp(arith::CmpIPredicate::slt, r, rowsValid),
         cmp(arith::CmpIPredicate::slt, c, idx(rowLen)));
     Value linear = add(base, add(mul(add(row0, r), idx(rowLen)), c));
-    // Out-of-range elements read element 0 (valid memory) and store 0.
     Value safe = arith::SelectOp::create(b, valid, linear, idx(0));
+    Value rS = add(row0S, r);
+    if (vec == 8) {
+      Value count = arith::SelectOp::create(b, valid, idx(8), idx(0));
+      nvgpu::DeviceAsyncCopyOp::create(
+          b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), smem,
+          ValueRange{rS, c}, global, ValueRange{safe}, b.getIndexAttr(8),
+          count, /*bypassL1=*/UnitAttr());
+      return;
+    }
     Value x = memref::LoadOp::create(b, global, safe);
     x = arith::SelectOp::create(b, valid, x, zero);
-    memref::StoreOp::create(b, x, smem, ValueRange{r, c});
+    memref::StoreOp::create(b, x, smem, ValueRange{rS, c});
   });
 }
 
 void KernelEmitter::emit(gpu::GPUFuncOp func) {
   Block &entry = func.getBody().front();
   b.setInsertionPointToStart(&entry);
-  Value q = asMemRef(entry.getArgument(0), et),
-        k = asMemRef(entry.getArgument(1), et),
-        v = asMemRef(entry.getArgument(2), et),
-        o = asMemRef(entry.getArgument(3), et),
-        lse = asMemRef(entry.getArgument(4), b.getF32Type()),
+  bool hasMask = static_cast<bool>(op.getMask());
+  unsigned arg = 0;
+  Value q = asMemRef(entry.getArgument(arg++), et),
+        k = asMemRef(entry.getArgument(arg++), et),
+        v = asMemRef(entry.getArgument(arg++), et);
+  Value maskMem;
+  Type maskType;
+  if (hasMask) {
+    maskType = op.getMask().getType().getElementType();
+    // A keep mask is one byte per element (as i1 memrefs are stored).
+    maskMem = asMemRef(entry.getArgument(arg++),
+                       maskType.isInteger(1) ? b.getI8Type() : maskType);
+  }
+  Value oPtr = entry.getArgument(arg++);
+  Value o = asMemRef(oPtr, et),
+        lse = asMemRef(entry.getArgument(arg++), b.getF32Type()),
         sq = arith::IndexCastOp::create(b, b.getIndexType(),
-                                        entry.getArgument(5)),
+                                        entry.getArgument(arg++)),
         sk = arith::IndexCastOp::create(b, b.getIndexType(),
-                                        entry.getArgument(6));
+                                        entry.getArgument(arg++));
   auto f32Type = b.getF32Type();
   auto acc = VectorType::get({2, 2}, f32Type);
   auto fragA = VectorType::get({4, 2}, et);
@@ -263,40 +359,56 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
   Value vBase = mul(mul(add(mul(bIdx, idx(hkv)), hk), sk), idx(dv));
   Value oRowBase = mul(add(mul(bIdx, idx(hq)), h), sq);
 
-  // Shared memory: K (also stages Q once) and V tiles.
+  // Shared memory: the K ring (whose last stage also stages Q once when Q
+  // lives in registers), the V ring, and Q's own tile otherwise.
   auto ws = gpu::AddressSpaceAttr::get(b.getContext(),
                                        gpu::AddressSpace::Workgroup);
   Value smem = gpu::DynamicSharedMemoryOp::create(
       b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
                          MemRefLayoutAttrInterface(), ws));
   int64_t bytes = et.getIntOrFloatBitWidth() / 8;
-  int64_t kRows = keyBufferRows();
-  Value kS = memref::ViewOp::create(
-      b,
-      MemRefType::get({kRows, dp + kRowPad}, et, MemRefLayoutAttrInterface(),
-                      ws),
-      smem, idx(0), ValueRange{});
-  Value vS = memref::ViewOp::create(
-      b,
-      MemRefType::get({blockN, dvp + kRowPad}, et,
-                      MemRefLayoutAttrInterface(), ws),
-      smem, idx(kRows * (dp + kRowPad) * bytes), ValueRange{});
+  int64_t kRing = keyRingRows() * (dp + kRowPad) * bytes;
+  int64_t vRing = stages * blockN * (dvp + kRowPad) * bytes;
+  Value kS = workgroupView(smem, 0, keyRingRows(), dp + kRowPad);
+  Value vS = workgroupView(smem, kRing, stages * blockN, dvp + kRowPad);
+  Value qS = qInRegisters()
+                 ? workgroupView(smem,
+                                 (stages - 1) * blockN * (dp + kRowPad) * bytes,
+                                 kBlockM, dp + kRowPad)
+                 : workgroupView(smem, kRing + vRing, kBlockM, dp + kRowPad);
 
-  // 1. Q fragments: rows 16w + lane%16, k columns 16kk + 8·(lane/16); in
-  //    registers for the whole key loop, or reloaded from Q's own tile.
+  // 1. The Q tile, then the first stages − 1 key tiles of the band, each
+  //    its own cp.async group.
   Value rowsQ = arith::SubIOp::create(b, sq, q0);
-  Value qS = kS;
-  if (!qInRegisters())
-    qS = memref::ViewOp::create(
-        b,
-        MemRefType::get({kBlockM, dp + kRowPad}, et,
-                        MemRefLayoutAttrInterface(), ws),
-        smem,
-        idx((kRows * (dp + kRowPad) + blockN * (dvp + kRowPad)) * bytes),
-        ValueRange{});
-  loadTile(q, qBase, q0, rowsQ, d, qS, kBlockM, dp);
+  KeyBand band = KeyBand::build(b, b.getLoc(), op.getCausalAttr(),
+                                op.getWindowAttr(), sq, sk);
+  Value rows = minIdx(idx(kBlockM), rowsQ);
+  Value qLast = arith::SubIOp::create(b, add(q0, rows), idx(1));
+  auto [kLo, kHi] =
+      band.keyTileRange(b, b.getLoc(), q0, qLast, sk, idx(blockN));
+  auto loadKeyTile = [&](Value tile, Value stage) {
+    Value k0 = mul(tile, idx(blockN));
+    Value keysLeft = arith::SubIOp::create(b, sk, k0);
+    Value row0S = mul(stage, idx(blockN));
+    loadTile(k, kBase, k0, keysLeft, d, kS, row0S, blockN, dp);
+    loadTile(v, vBase, k0, keysLeft, dv, vS, row0S, blockN, dvp);
+  };
+  auto commit = [&]() { NVVM::CpAsyncCommitGroupOp::create(b, b.getLoc()); };
+  loadTile(q, qBase, q0, rowsQ, d, qS, idx(0), kBlockM, dp);
+  commit();
+  for (int64_t s = 0; s + 1 < stages; ++s) {
+    Value tile = add(kLo, idx(s));
+    ifThen(cmp(arith::CmpIPredicate::slt, tile, kHi),
+           [&] { loadKeyTile(tile, idx(s)); });
+    commit();
+  }
+  // The Q group is the oldest: done when at most stages − 1 are pending.
+  NVVM::CpAsyncWaitGroupOp::create(b, b.getLoc(), stages - 1);
   gpu::BarrierOp::create(b);
-  Value qRow = add(mul(warp, idx(kRowsPerWarp)), arith::RemUIOp::create(b, lane, idx(16)));
+
+  // Q fragments: rows 16w + lane%16, k columns 16kk + 8·(lane/16).
+  Value qRow = add(mul(warp, idx(kRowsPerWarp)),
+                   arith::RemUIOp::create(b, lane, idx(16)));
   Value qColOff = mul(arith::DivUIOp::create(b, lane, idx(16)), idx(8));
   auto loadQFragment = [&](int64_t kk) -> Value {
     return nvgpu::LdMatrixOp::create(
@@ -304,16 +416,39 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
         /*transpose=*/false, /*numTiles=*/4);
   };
   SmallVector<Value> qFrag;
-  for (int64_t kk = 0; qInRegisters() && kk < dp / 16; ++kk)
-    qFrag.push_back(loadQFragment(kk));
+  if (qInRegisters()) {
+    for (int64_t kk = 0; kk < dp / 16; ++kk)
+      qFrag.push_back(loadQFragment(kk));
+    // Q's buffer is the last stage's, refilled by the first iteration.
+    gpu::BarrierOp::create(b);
+  }
 
-  // 2. The key-tile range of the band for this query tile.
-  KeyBand band = KeyBand::build(b, b.getLoc(), op.getCausalAttr(),
-                                op.getWindowAttr(), sq, sk);
-  Value rows = arith::MinSIOp::create(b, idx(kBlockM), rowsQ);
-  Value qLast = arith::SubIOp::create(b, add(q0, rows), idx(1));
-  auto [kLo, kHi] =
-      band.keyTileRange(b, b.getLoc(), q0, qLast, sk, idx(blockN));
+  // The mask operand, dense with its broadcast shape: element (row, key)
+  // at rowBase(row) + key·strideK, where a size-1 dim has stride 0 and a
+  // full one the product of the (actual) sizes after it.
+  Value maskStrideK;
+  SmallVector<Value> rowOf = {add(warpRow, g), add(add(warpRow, g), idx(8))};
+  SmallVector<Value> maskRowBase;
+  if (hasMask) {
+    ArrayRef<int64_t> ms = op.getMask().getType().getShape();
+    Value sizes[4] = {nullptr, idx(hq), sq, sk};
+    Value strides[4];
+    Value stride = idx(1);
+    for (int i = 3; i >= 0; --i) {
+      bool broadcast = ms[i] == 1;
+      strides[i] = broadcast ? idx(0) : stride;
+      if (!broadcast && i > 0)
+        stride = mul(stride, sizes[i]);
+    }
+    maskStrideK = strides[3];
+    // Rows past Sq (tail rows of the last query tile) read row Sq − 1; their
+    // results are never stored.
+    Value lastRow = arith::SubIOp::create(b, sq, idx(1));
+    for (Value row : rowOf)
+      maskRowBase.push_back(
+          add(add(mul(bIdx, strides[0]), mul(h, strides[1])),
+              mul(minIdx(row, lastRow), strides[2])));
+  }
 
   // Loop-carried state: m and l of rows g and g+8, and the O accumulators.
   int64_t oTiles = dvp / 8;
@@ -322,8 +457,10 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
       b, DenseElementsAttr::get(acc, b.getF32FloatAttr(0.0)));
   init.append(oTiles, zeroAcc);
   double scale = op.getEffectiveScale();
+  std::optional<double> softcap;
+  if (FloatAttr c = op.getSoftcapAttr())
+    softcap = c.getValueAsDouble();
   Value log2e = f32(kLog2e);
-  SmallVector<Value> rowOf = {add(warpRow, g), add(add(warpRow, g), idx(8))};
 
   auto loop = scf::ForOp::create(
       b, kLo, kHi, idx(1), init,
@@ -331,22 +468,30 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPoint(fb.getInsertionBlock(), fb.getInsertionPoint());
         Value k0 = mul(kt, idx(blockN));
-        Value keysLeft = arith::SubIOp::create(b, sk, k0);
-        // K and V tiles (the barrier first: the previous tile is consumed).
-        gpu::BarrierOp::create(b);
-        loadTile(k, kBase, k0, keysLeft, d, kS, blockN, dp);
-        loadTile(v, vBase, k0, keysLeft, dv, vS, blockN, dvp);
+        Value step = arith::SubIOp::create(b, kt, kLo);
+        Value stage = arith::RemUIOp::create(b, step, idx(stages));
+        Value stageRow = mul(stage, idx(blockN));
+
+        // 2a. Tile kt + stages − 1 into the buffer freed by iteration kt − 1
+        //     (one group per iteration, empty past the band), then wait for
+        //     tile kt.
+        Value ahead = add(kt, idx(stages - 1));
+        ifThen(cmp(arith::CmpIPredicate::slt, ahead, kHi), [&] {
+          loadKeyTile(ahead, arith::RemUIOp::create(
+                                 b, add(step, idx(stages - 1)), idx(stages)));
+        });
+        commit();
+        NVVM::CpAsyncWaitGroupOp::create(b, b.getLoc(), stages - 1);
         gpu::BarrierOp::create(b);
 
-        // S = Q·Kᵀ: 8 n-tiles of 8 keys; K fragment rows nt·8 + lane%8,
-        // columns 16kk + 8·((lane/8)%2).
-        Value kRowOff = arith::RemUIOp::create(b, lane, idx(8));
+        // 2b. S = Q·Kᵀ: BN/8 n-tiles of 8 keys; K fragment rows nt·8 +
+        //     lane%8, columns 16kk + 8·((lane/8)%2). k steps outermost: a
+        //     reloaded Q fragment (D = 256) is live for one step only.
+        Value kRowOff = add(stageRow, arith::RemUIOp::create(b, lane, idx(8)));
         Value kColOff = mul(
             arith::RemUIOp::create(b, arith::DivUIOp::create(b, lane, idx(8)),
                                    idx(2)),
             idx(8));
-        // k steps outermost: a reloaded Q fragment (D = 256) is live for one
-        // step only.
         SmallVector<Value> s(blockN / 8, zeroAcc);
         for (int64_t kk = 0; kk < dp / 16; ++kk) {
           Value qf = qInRegisters() ? qFrag[kk] : loadQFragment(kk);
@@ -356,37 +501,97 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
                 ValueRange{add(idx(nt * 8), kRowOff),
                            add(idx(16 * kk), kColOff)},
                 /*transpose=*/false, /*numTiles=*/2);
-            s[nt] = nvgpu::MmaSyncOp::create(b, qf, kf, s[nt],
-                                             ArrayRef<int64_t>{16, 8, 16});
+            s[nt] = mma(qf, kf, s[nt]);
           }
         }
 
-        // Scale and mask element (i, j) of n-tile nt: row g + 8i,
-        // key k0 + 8nt + 2t + j; then the row maxima.
-        SmallVector<Value> rowMax = {state[0], state[1]};
-        SmallVector<SmallVector<Value>> sv(blockN / 8);
+        // 2c. Element (i, j) of n-tile nt is row g + 8i, key
+        //     k0 + 8nt + 2t + j: s·scale, or c·tanh(s·scale/c) with a
+        //     soft-cap c, then the mask operand (bias added, keep applied).
+        SmallVector<Value> sv;
+        SmallVector<Value> keys;
         for (int64_t nt = 0; nt < blockN / 8; ++nt)
           for (int64_t i = 0; i < 2; ++i)
             for (int64_t j = 0; j < 2; ++j) {
               Value x = vector::ExtractOp::create(b, s[nt],
                                                   ArrayRef<int64_t>{i, j});
-              x = arith::MulFOp::create(b, x, f32(scale));
-              Value key =
-                  add(add(k0, idx(8 * nt + j)), mul(t, idx(2)));
-              Value keep = cmp(arith::CmpIPredicate::slt, key, sk);
-              if (band.hi)
-                keep = arith::AndIOp::create(
-                    b, keep,
-                    cmp(arith::CmpIPredicate::sle, key, add(rowOf[i], *band.hi)));
-              if (band.lo)
-                keep = arith::AndIOp::create(
-                    b, keep,
-                    cmp(arith::CmpIPredicate::sge, key, add(rowOf[i], *band.lo)));
-              x = arith::SelectOp::create(b, keep, x, negInf);
-              sv[nt].push_back(x);
-              rowMax[i] = arith::MaximumFOp::create(b, rowMax[i], x);
+              Value key = add(add(k0, idx(8 * nt + j)), mul(t, idx(2)));
+              keys.push_back(key);
+              if (softcap) {
+                x = arith::MulFOp::create(b, x, f32(scale / *softcap));
+                x = arith::MulFOp::create(b, math::TanhOp::create(b, x),
+                                          f32(*softcap));
+              } else {
+                x = arith::MulFOp::create(b, x, f32(scale));
+              }
+              if (hasMask) {
+                // Keys past Sk (masked below) read key Sk − 1.
+                Value safeKey =
+                    minIdx(key, arith::SubIOp::create(b, sk, idx(1)));
+                Value m = memref::LoadOp::create(
+                    b, maskMem,
+                    ValueRange{add(maskRowBase[i], mul(safeKey, maskStrideK))});
+                if (maskType.isInteger(1)) {
+                  Value keep = cmp(arith::CmpIPredicate::ne, m,
+                                   arith::ConstantIntOp::create(b, 0, 8));
+                  x = arith::SelectOp::create(b, keep, x, negInf);
+                } else {
+                  if (!maskType.isF32())
+                    m = arith::ExtFOp::create(b, f32Type, m);
+                  x = arith::AddFOp::create(b, x, m);
+                }
+              }
+              sv.push_back(x);
             }
-        SmallVector<Value> next;
+
+        // 2d. The band and tail masks, only on tiles they cut: keys past Sk,
+        //     or a band edge inside [k0, k0 + BN) for some row of the tile
+        //     (j ≤ i + hi for all rows iff k0 + BN − 1 ≤ q0 + hi; j ≥ i + lo
+        //     iff k0 ≥ qLast + lo).
+        Value kEnd = add(k0, idx(blockN));
+        Value partial = cmp(arith::CmpIPredicate::sgt, kEnd, sk);
+        if (band.hi)
+          partial = arith::OrIOp::create(
+              b, partial,
+              cmp(arith::CmpIPredicate::sgt, arith::SubIOp::create(b, kEnd, idx(1)),
+                  add(q0, *band.hi)));
+        if (band.lo)
+          partial = arith::OrIOp::create(
+              b, partial,
+              cmp(arith::CmpIPredicate::slt, k0, add(qLast, *band.lo)));
+        SmallVector<Type> svTypes(sv.size(), f32Type);
+        auto masked = scf::IfOp::create(
+            b, partial,
+            [&](OpBuilder &ib, Location) {
+              OpBuilder::InsertionGuard g2(b);
+              b.setInsertionPoint(ib.getInsertionBlock(), ib.getInsertionPoint());
+              SmallVector<Value> out;
+              for (auto [e, x] : llvm::enumerate(sv)) {
+                Value key = keys[e];
+                Value row = rowOf[(e / 2) % 2];
+                Value keep = cmp(arith::CmpIPredicate::slt, key, sk);
+                if (band.hi)
+                  keep = arith::AndIOp::create(
+                      b, keep,
+                      cmp(arith::CmpIPredicate::sle, key, add(row, *band.hi)));
+                if (band.lo)
+                  keep = arith::AndIOp::create(
+                      b, keep,
+                      cmp(arith::CmpIPredicate::sge, key, add(row, *band.lo)));
+                out.push_back(arith::SelectOp::create(b, keep, x, negInf));
+              }
+              scf::YieldOp::create(b, out);
+            },
+            [&](OpBuilder &eb, Location l2) {
+              scf::YieldOp::create(eb, l2, sv);
+            });
+
+        // 2e. Online softmax: m_new = max(m, rowmax S), α = exp2((m −
+        //     m_new)·log2e), P = exp2((S − m_new)·log2e), l = α·l + rowsum P.
+        SmallVector<Value> rowMax = {state[0], state[1]};
+        for (auto [e, x] : llvm::enumerate(masked.getResults()))
+          rowMax[(e / 2) % 2] =
+              arith::MaximumFOp::create(b, rowMax[(e / 2) % 2], x);
         SmallVector<Value> mUse(2), alpha(2), rowSum(2);
         for (int64_t i = 0; i < 2; ++i) {
           rowMax[i] = quadReduce(rowMax[i], /*isMax=*/true);
@@ -399,47 +604,49 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
                      b, arith::SubFOp::create(b, state[i], mUse[i]), log2e));
           rowSum[i] = arith::MulFOp::create(b, alpha[i], state[2 + i]);
         }
-        // P = exp2((S − m)·log2e); per-thread partial row sums.
-        SmallVector<SmallVector<Value>> p(blockN / 8);
-        for (int64_t nt = 0; nt < blockN / 8; ++nt)
-          for (int64_t e = 0; e < 4; ++e) {
-            int64_t i = e / 2;
-            Value x = math::Exp2Op::create(
-                b, arith::MulFOp::create(
-                       b, arith::SubFOp::create(b, sv[nt][e], mUse[i]),
-                       log2e));
-            rowSum[i] = arith::AddFOp::create(b, rowSum[i], x);
-            p[nt].push_back(arith::TruncFOp::create(b, et, x));
-          }
-        // O = α·O + P·V. P's A fragment for keys 16kj..16kj+15 is the
-        // accumulators of n-tiles 2kj and 2kj+1; V fragments by
-        // ldmatrix.trans at rows 16kj + lane%16, columns 8nv.
-        Value vRow = arith::RemUIOp::create(b, lane, idx(16));
-        SmallVector<Value> pFrag;
-        for (int64_t kj = 0; kj < blockN / 16; ++kj) {
-          SmallVector<Value> elems(p[2 * kj]);
-          elems.append(p[2 * kj + 1]);
-          pFrag.push_back(vector::FromElementsOp::create(b, fragA, elems));
+        SmallVector<Value> p;
+        for (auto [e, x] : llvm::enumerate(masked.getResults())) {
+          int64_t i = (e / 2) % 2;
+          Value pe = math::Exp2Op::create(
+              b, arith::MulFOp::create(
+                     b, arith::SubFOp::create(b, x, mUse[i]), log2e));
+          rowSum[i] = arith::AddFOp::create(b, rowSum[i], pe);
+          p.push_back(arith::TruncFOp::create(b, et, pe));
         }
+
+        // 2f. O = α·O + P·V. P's A fragment for keys 16kj..16kj+15 is the
+        //     accumulators of n-tiles 2kj and 2kj+1 (8 values in order);
+        //     V fragments by ldmatrix.trans at rows 16kj + lane%16,
+        //     columns 8nv.
+        Value vRow = add(stageRow, arith::RemUIOp::create(b, lane, idx(16)));
+        SmallVector<Value> pFrag;
+        for (int64_t kj = 0; kj < blockN / 16; ++kj)
+          pFrag.push_back(vector::FromElementsOp::create(
+              b, fragA, ArrayRef<Value>(p).slice(8 * kj, 8)));
         Value alphaV = vector::FromElementsOp::create(
             b, acc, ValueRange{alpha[0], alpha[0], alpha[1], alpha[1]});
-        next = {rowMax[0], rowMax[1], rowSum[0], rowSum[1]};
+        SmallVector<Value> next = {rowMax[0], rowMax[1], rowSum[0], rowSum[1]};
         for (int64_t nv = 0; nv < oTiles; ++nv) {
           Value c = arith::MulFOp::create(b, state[4 + nv], alphaV);
           for (int64_t kj = 0; kj < blockN / 16; ++kj) {
             Value vf = nvgpu::LdMatrixOp::create(
                 b, fragB, vS, ValueRange{add(idx(16 * kj), vRow), idx(8 * nv)},
                 /*transpose=*/true, /*numTiles=*/2);
-            c = nvgpu::MmaSyncOp::create(b, pFrag[kj], vf, c,
-                                         ArrayRef<int64_t>{16, 8, 16});
+            c = mma(pFrag[kj], vf, c);
           }
           next.push_back(c);
         }
+        // This stage is refilled by the next iteration.
+        gpu::BarrierOp::create(b);
         scf::YieldOp::create(b, next);
       });
 
-  // 3. O = acc / l, LSE = m + ln l (0 and −inf for rows with no key).
+  // 3. O = acc / l, LSE = m + ln l (0 and −inf for rows with no key). With
+  //    Dv even, each thread's two adjacent columns go out as one 32-bit
+  //    store (column 2t is even, so the pair is 4-byte aligned).
   ValueRange fin = loop.getResults();
+  bool pairs = dv % 2 == 0;
+  Value oPairs = pairs ? asMemRef(oPtr, b.getI32Type()) : Value();
   for (int64_t i = 0; i < 2; ++i) {
     Value l = quadReduce(fin[2 + i], /*isMax=*/false);
     Value m = fin[i];
@@ -448,28 +655,49 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
         b, any, arith::DivFOp::create(b, f32(1.0), l), zeroF);
     Value row = rowOf[i];
     Value rowOk = cmp(arith::CmpIPredicate::slt, row, sq);
-    Value outRow = add(oRowBase, row);
-    for (int64_t nv = 0; nv < oTiles; ++nv)
-      for (int64_t j = 0; j < 2; ++j) {
-        Value col = add(idx(8 * nv + j), mul(t, idx(2)));
-        Value ok = arith::AndIOp::create(
-            b, rowOk, cmp(arith::CmpIPredicate::slt, col, idx(dv)));
-        Value x = vector::ExtractOp::create(b, fin[4 + nv],
-                                            ArrayRef<int64_t>{i, j});
-        x = arith::TruncFOp::create(b, et, arith::MulFOp::create(b, x, inv));
-        scf::IfOp::create(b, ok, [&](OpBuilder &ib, Location l2) {
-          memref::StoreOp::create(ib, l2, x, o,
-                                  ValueRange{add(mul(outRow, idx(dv)), col)});
-          scf::YieldOp::create(ib, l2);
-        });
+    Value outRow = mul(add(oRowBase, row), idx(dv));
+    for (int64_t nv = 0; nv < oTiles; ++nv) {
+      Value col = add(idx(8 * nv), mul(t, idx(2)));
+      SmallVector<Value> x(2);
+      for (int64_t j = 0; j < 2; ++j)
+        x[j] = arith::TruncFOp::create(
+            b, et,
+            arith::MulFOp::create(
+                b,
+                vector::ExtractOp::create(b, fin[4 + nv],
+                                          ArrayRef<int64_t>{i, j}),
+                inv));
+      if (pairs) {
+        Value pair = vector::FromElementsOp::create(
+            b, VectorType::get({2}, et), x);
+        Value word = LLVM::BitcastOp::create(b, b.getI32Type(), pair);
+        ifThen(arith::AndIOp::create(
+                   b, rowOk, cmp(arith::CmpIPredicate::slt, col, idx(dv))),
+               [&] {
+                 memref::StoreOp::create(
+                     b, word, oPairs,
+                     ValueRange{arith::DivUIOp::create(b, add(outRow, col),
+                                                       idx(2))});
+               });
+        continue;
       }
+      for (int64_t j = 0; j < 2; ++j) {
+        Value cj = add(col, idx(j));
+        ifThen(arith::AndIOp::create(
+                   b, rowOk, cmp(arith::CmpIPredicate::slt, cj, idx(dv))),
+               [&] {
+                 memref::StoreOp::create(b, x[j], o,
+                                         ValueRange{add(outRow, cj)});
+               });
+      }
+    }
     Value lseVal = arith::SelectOp::create(
         b, any, arith::AddFOp::create(b, m, math::LogOp::create(b, l)), negInf);
     Value writer = arith::AndIOp::create(
         b, rowOk, cmp(arith::CmpIPredicate::eq, t, idx(0)));
-    scf::IfOp::create(b, writer, [&](OpBuilder &ib, Location l2) {
-      memref::StoreOp::create(ib, l2, lseVal, lse, ValueRange{outRow});
-      scf::YieldOp::create(ib, l2);
+    ifThen(writer, [&] {
+      memref::StoreOp::create(b, lseVal, lse,
+                              ValueRange{add(oRowBase, row)});
     });
   }
   gpu::ReturnOp::create(b);
@@ -481,6 +709,25 @@ struct AttnEmitGpuKernelPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    const ChipInfo *chipInfo = lookupChip(chip);
+    if (!chipInfo) {
+      std::string known;
+      for (const ChipInfo &c : kChips)
+        known += (known.empty() ? "" : ", ") + c.name.str();
+      module.emitError() << "unknown chip '" << chip
+                         << "' (known: " << known << ")";
+      return signalPassFailure();
+    }
+    if (blockN != 0 && (blockN % 16 != 0 || blockN > 128)) {
+      module.emitError() << "block-n must be a multiple "
+                         << "of 16 in [16, 128], got " << blockN;
+      return signalPassFailure();
+    }
+    if (stages < 0 || stages > 4) {
+      module.emitError() << "stages must be in [1, 4] "
+                         << "(0 = the chip's default), got " << stages;
+      return signalPassFailure();
+    }
     SmallVector<func::FuncOp> funcs;
     module.walk([&](func::FuncOp f) {
       if (!f.getOps<AttentionOp>().empty())
@@ -498,25 +745,46 @@ struct AttnEmitGpuKernelPass
       auto ops = llvm::to_vector(f.getOps<AttentionOp>());
       AttentionOp op = ops.front();
       Type et = op.getQuery().getType().getElementType();
-      if (ops.size() != 1 || !et.isF16() || op.getMask() || op.getSoftcap()) {
-        op.emitError() << "attn-emit-gpu-kernel: not supported yet by the GPU "
-                       << "backend (one attn.attention per function, f16, no "
-                       << "mask operand, no softcap)";
+      if (ops.size() != 1 || et.isF32()) {
+        op.emitError() << "the GPU backend needs one "
+                       << "attn.attention per function on f16 or bf16 "
+                       << "(tensor cores), got " << ops.size() << " on " << et;
         return signalPassFailure();
       }
+      int64_t dp = roundUp(op.getQuery().getType().getShape()[3], 16);
+      int64_t dvp = roundUp(op.getValue().getType().getShape()[3], 16);
+      TileConfig tiles = defaultTiles(*chipInfo, dp, dvp);
+      if (blockN)
+        tiles.blockN = blockN;
+      if (stages)
+        tiles.stages = stages;
+
       OpBuilder kb(gpuModule.getBodyRegion());
       Type ptr = LLVM::LLVMPointerType::get(kb.getContext());
-      auto type = kb.getFunctionType(
-          {ptr, ptr, ptr, ptr, ptr, kb.getI64Type(), kb.getI64Type()}, {});
-      auto func = gpu::GPUFuncOp::create(kb, f.getLoc(), f.getName(), type);
+      SmallVector<Type> params(op.getMask() ? 6 : 5, ptr);
+      params.append(2, kb.getI64Type());
+      auto func = gpu::GPUFuncOp::create(kb, f.getLoc(), f.getName(),
+                                         kb.getFunctionType(params, {}));
       func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), kb.getUnitAttr());
       func.setKnownBlockSizeAttr(
           kb.getDenseI32ArrayAttr({int32_t(kThreads), 1, 1}));
       ImplicitLocOpBuilder b(op.getLoc(), kb);
-      KernelEmitter emitter(b, op);
+      KernelEmitter emitter(b, op, tiles);
+      if (emitter.sharedBytes() > chipInfo->maxSharedBytes) {
+        op.emitError() << "the kernel needs "
+                       << emitter.sharedBytes() << " bytes of shared memory "
+                       << "(block-n " << tiles.blockN << ", " << tiles.stages
+                       << " stages), more than " << chip << "'s "
+                       << chipInfo->maxSharedBytes
+                       << "; use fewer stages or a smaller block-n";
+        func.erase();
+        return signalPassFailure();
+      }
       func->setAttr("attn.dynamic_shared_memory",
                     kb.getI64IntegerAttr(emitter.sharedBytes()));
       func->setAttr("attn.query_tile_rows", kb.getI64IntegerAttr(kBlockM));
+      func->setAttr("attn.key_tile_cols", kb.getI64IntegerAttr(tiles.blockN));
+      func->setAttr("attn.stages", kb.getI64IntegerAttr(tiles.stages));
       emitter.emit(func);
       f.erase();
     }

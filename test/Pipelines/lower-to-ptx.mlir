@@ -1,8 +1,9 @@
 // -attn-lower-to-ptx: attn.attention → tensor-core kernel → PTX
 // (-attn-dump-ptx prints it). The instructions that matter: mma.sync
-// m16n8k16 f16→f32, ldmatrix (x4 for Q, x2 for K, x2.trans for V), quad
-// shuffles, barriers, ex2.approx from libdevice's exp2, and no local-memory
-// (spill) traffic.
+// m16n8k16 f16/bf16→f32, ldmatrix (x4 for Q, x2 for K, x2.trans for V), quad
+// shuffles, barriers, the cp.async ring (16-byte copies, wait_group
+// stages − 1), ex2.approx from libdevice's exp2, and no local-memory (spill)
+// traffic.
 //
 // RUN: attn-opt %s -attn-lower-to-ptx='chip=sm_80' -attn-dump-ptx -o /dev/null | FileCheck %s --check-prefixes=CHECK,SM80
 // RUN: attn-opt %s -attn-lower-to-ptx='chip=sm_90a' -attn-dump-ptx -o /dev/null | FileCheck %s --check-prefixes=CHECK,SM90
@@ -12,6 +13,15 @@
 // CHECK:       // attn-dump-ptx: @attn_kernels #nvvm.target<chip = "{{sm_80|sm_90a}}", features = "+ptx80", link = ["{{.*}}libdevice.10.bc"]>
 // SM80:        .target sm_80
 // SM90:        .target sm_90a
+// bf16 with an additive f32 bias and a soft-cap (tanh from libdevice), on
+// the table's 3 stages for D = 64 on sm_80 (LLVM emits this kernel first).
+// CHECK:       .visible .entry bf16_bias_softcap_d64(
+// CHECK-DAG:   mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// CHECK-DAG:   cp.async.wait_group 2;
+// The bias: f32 loads.
+// CHECK-DAG:   ld.global.b32
+// CHECK:       ret;
+
 // CHECK:       .visible .entry gqa_window_d128(
 // CHECK-DAG:   ldmatrix.sync.aligned.m8n8.x4.shared.b16
 // CHECK-DAG:   ldmatrix.sync.aligned.m8n8.x2.shared.b16
@@ -21,7 +31,10 @@
 // CHECK-DAG:   bar.sync
 // 16-byte asynchronous copies, zero-filled outside the problem (src size).
 // CHECK-DAG:   cp.async.ca.shared.global [%{{.+}}], [%{{.+}}], 16, %r{{[0-9]+}};
-// CHECK-DAG:   cp.async.wait_group 0;
+// Two stages (the table for D = 128): one group may stay in flight.
+// CHECK-DAG:   cp.async.wait_group 1;
+// O leaves as 32-bit pairs of halves.
+// CHECK-DAG:   st.global.b32
 // CHECK-DAG:   ex2.approx.f32
 // CHECK:       ret;
 // No local memory (spills or stack arrays) anywhere in the kernel.
@@ -29,4 +42,9 @@
 func.func @gqa_window_d128(%q: tensor<?x8x?x128xf16>, %k: tensor<?x2x?x128xf16>, %v: tensor<?x2x?x128xf16>) -> (tensor<?x8x?x128xf16>, tensor<?x8x?xf32>) {
   %o, %lse = attn.attention %q, %k, %v {causal = #attn.causal<bottom_right>, window = array<i64: 256, 0>} : tensor<?x8x?x128xf16>, tensor<?x2x?x128xf16>, tensor<?x2x?x128xf16> -> tensor<?x8x?x128xf16>, tensor<?x8x?xf32>
   return %o, %lse : tensor<?x8x?x128xf16>, tensor<?x8x?xf32>
+}
+
+func.func @bf16_bias_softcap_d64(%q: tensor<?x4x?x64xbf16>, %k: tensor<?x4x?x64xbf16>, %v: tensor<?x4x?x64xbf16>, %m: tensor<?x4x?x?xf32>) -> (tensor<?x4x?x64xbf16>, tensor<?x4x?xf32>) {
+  %o, %lse = attn.attention %q, %k, %v mask(%m : tensor<?x4x?x?xf32>) {softcap = 50.0} : tensor<?x4x?x64xbf16>, tensor<?x4x?x64xbf16>, tensor<?x4x?x64xbf16> -> tensor<?x4x?x64xbf16>, tensor<?x4x?xf32>
+  return %o, %lse : tensor<?x4x?x64xbf16>, tensor<?x4x?xf32>
 }

@@ -1,8 +1,10 @@
 //===- attn-compile.cpp - compile one attention into a GPU kernel bundle --===//
 //
-//   attn-compile --shape B,Hq,Hkv,Sq,Sk,D,Dv [--dtype f16] [--scale S]
+//   attn-compile --shape B,Hq,Hkv,Sq,Sk,D,Dv [--dtype f16|bf16] [--scale S]
 //                [--causal top-left|bottom-right] [--window L,R]
-//                [--chip sm_80|sm_86|sm_89|sm_90a] --out KERNEL.attnb
+//                [--softcap C] [--mask keep|f32|f16|bf16]
+//                [--mask-shape B,Hq,Sq,Sk] [--block-n N] [--stages N]
+//                [--chip sm_80|sm_86|sm_89|sm_90|sm_90a] --out KERNEL.attnb
 //
 // Ahead-of-time path of the GPU backend: builds the attn.attention of the
 // problem (verified like attn-run's), lowers it with attn-lower-to-ptx,
@@ -27,20 +29,45 @@ using llvm::StringRef;
 namespace {
 
 const char *kUsage =
-    "usage: attn-compile --shape B,Hq,Hkv,Sq,Sk,D,Dv [--dtype f16]\n"
+    "usage: attn-compile --shape B,Hq,Hkv,Sq,Sk,D,Dv [--dtype f16|bf16]\n"
     "                    [--scale S] [--causal top-left|bottom-right]\n"
-    "                    [--window L,R] [--chip sm_80] --out KERNEL.attnb\n"
+    "                    [--window L,R] [--softcap C]\n"
+    "                    [--mask keep|f32|f16|bf16] [--mask-shape B,Hq,Sq,Sk]\n"
+    "                    [--block-n N] [--stages N] [--chip sm_80]\n"
+    "                    --out KERNEL.attnb\n"
     "\n"
     "Compiles one attention to a tensor-core kernel and writes a kernel\n"
-    "bundle (cubin + launch metadata) for the runtime. Exit: 0 ok, 2 error.\n";
+    "bundle (cubin + launch metadata) for the runtime. --mask adds a mask\n"
+    "operand: a keep mask (one byte 0/1 per element) or an additive bias of\n"
+    "that type, of shape --mask-shape (each dim 1 or the full size; default\n"
+    "the full [B, Hq, Sq, Sk]). --block-n/--stages override the chip's tile\n"
+    "table. Exit: 0 ok, 2 error.\n";
 
 constexpr int kExitError = 2;
 
 struct Options {
   AttentionProblem problem;
   std::string chip = "sm_80", out;
-  bool haveShape = false;
+  bool haveShape = false, haveMaskShape = false;
+  int64_t blockN = 0, stages = 0;
 };
+
+/// Parses a comma-separated list of `n` non-negative integers.
+Expected<llvm::SmallVector<int64_t>> parseInts(StringRef flag, StringRef value,
+                                               size_t n, StringRef names) {
+  llvm::SmallVector<StringRef> parts;
+  value.split(parts, ',');
+  llvm::SmallVector<int64_t> ints(parts.size());
+  bool ok = parts.size() == n;
+  for (size_t i = 0; ok && i < n; ++i)
+    ok = !parts[i].getAsInteger(10, ints[i]) && ints[i] >= 0;
+  if (!ok)
+    return llvm::createStringError(flag + " expects " + names + " (" +
+                                   llvm::Twine(n) +
+                                   " non-negative integers), got '" + value +
+                                   "'");
+  return ints;
+}
 
 Expected<Options> parseArgs(int argc, char **argv, bool &help) {
   Options o;
@@ -52,25 +79,48 @@ Expected<Options> parseArgs(int argc, char **argv, bool &help) {
       return Error::success();
     StringRef value = *v;
     if (flag == "--shape") {
-      llvm::SmallVector<StringRef> parts;
-      value.split(parts, ',');
-      int64_t d[7];
-      if (parts.size() != 7)
-        return llvm::createStringError(
-            "--shape expects B,Hq,Hkv,Sq,Sk,D,Dv, got '" + value + "'");
-      for (int i = 0; i < 7; ++i)
-        if (parts[i].getAsInteger(10, d[i]) || d[i] < 0)
-          return llvm::createStringError(
-              "--shape expects 7 non-negative integers, got '" + value + "'");
-      o.problem.q = {d[0], d[1], d[3], d[5]};
-      o.problem.k = {d[0], d[2], d[4], d[5]};
-      o.problem.v = {d[0], d[2], d[4], d[6]};
+      Expected<llvm::SmallVector<int64_t>> d =
+          parseInts(flag, value, 7, "B,Hq,Hkv,Sq,Sk,D,Dv");
+      if (!d)
+        return d.takeError();
+      o.problem.q = {(*d)[0], (*d)[1], (*d)[3], (*d)[5]};
+      o.problem.k = {(*d)[0], (*d)[2], (*d)[4], (*d)[5]};
+      o.problem.v = {(*d)[0], (*d)[2], (*d)[4], (*d)[6]};
       o.haveShape = true;
+    } else if (flag == "--mask-shape") {
+      Expected<llvm::SmallVector<int64_t>> d =
+          parseInts(flag, value, 4, "B,Hq,Sq,Sk");
+      if (!d)
+        return d.takeError();
+      std::copy(d->begin(), d->end(), o.problem.maskShape.begin());
+      o.haveMaskShape = true;
+    } else if (flag == "--mask") {
+      if (value == "keep") {
+        o.problem.mask = AttentionProblem::Mask::Keep;
+      } else if (std::optional<ElementType> t = parseElementType(value)) {
+        o.problem.mask = AttentionProblem::Mask::Bias;
+        o.problem.biasType = *t;
+      } else {
+        return llvm::createStringError(
+            "--mask expects keep, f32, f16 or bf16, got '" + value + "'");
+      }
+    } else if (flag == "--softcap") {
+      double c;
+      if (value.getAsDouble(c) || !(c > 0))
+        return llvm::createStringError("--softcap expects a positive number, "
+                                       "got '" + value + "'");
+      o.problem.softcap = c;
+    } else if (flag == "--block-n" || flag == "--stages") {
+      int64_t n;
+      if (value.getAsInteger(10, n) || n <= 0)
+        return llvm::createStringError(flag + " expects a positive integer, "
+                                              "got '" + value + "'");
+      (flag == "--block-n" ? o.blockN : o.stages) = n;
     } else if (flag == "--dtype") {
       std::optional<ElementType> t = parseElementType(value);
       if (!t)
-        return llvm::createStringError("--dtype expects f16, got '" + value +
-                                       "'");
+        return llvm::createStringError("--dtype expects f16 or bf16, got '" +
+                                       value + "'");
       o.problem.dtype = *t;
     } else if (flag == "--scale") {
       double s;
@@ -103,6 +153,11 @@ Expected<Options> parseArgs(int argc, char **argv, bool &help) {
   if (!help && (!o.haveShape || o.out.empty()))
     return llvm::createStringError("--shape and --out are required (see "
                                    "--help)");
+  if (o.haveMaskShape && o.problem.mask == AttentionProblem::Mask::None)
+    return llvm::createStringError("--mask-shape needs --mask");
+  if (!o.haveMaskShape)
+    o.problem.maskShape = {o.problem.q[0], o.problem.q[1], o.problem.q[2],
+                           o.problem.k[2]};
   return o;
 }
 
@@ -119,7 +174,8 @@ int main(int argc, char **argv) {
     return 0;
   }
   Expected<rt::Bundle> bundle =
-      compileGpuBundle(options->problem, options->chip);
+      compileGpuBundle(options->problem, options->chip, options->blockN,
+                       options->stages);
   if (!bundle)
     return reportError("attn-compile", llvm::toString(bundle.takeError()),
                        kExitError);

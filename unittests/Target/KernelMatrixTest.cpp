@@ -2,12 +2,10 @@
 //
 // Compiles a matrix of attention kernels with attn-lower-to-ptx and
 // assembles each PTX with ptxas (nvJitLink, in process): any assembler error
-// or register spill fails the test. The matrix: head dims 64, 96, 128 and 59
-// (padded), GQA 8/2, masks none / bottom-right causal / sliding window, on
-// sm_80 and sm_90a; D = 256 on sm_90a only: on sm_80 nvJitLink's
-// relocatable compilation spills ~120 bytes (the standalone ptxas, whole
-// program, fits the same PTX in ~210 registers). Open work: a D = 256
-// schedule with fewer live registers (e.g. Dv split over two warps).
+// or register spill fails the test. The matrix: f16 and bf16 × head dims 64,
+// 96, 128, 256 and 59 (padded) × GQA 8/2 × masks (none, bottom-right causal,
+// sliding window, an i1 keep mask broadcast over heads, an f32 bias with a
+// soft-cap) × sm_80 and sm_90a, each with the chip's default tiles.
 //
 //===----------------------------------------------------------------------===//
 
@@ -30,39 +28,50 @@ using namespace mlir;
 
 namespace {
 
-constexpr int64_t kHeadDims[] = {64, 96, 128, 59};
-constexpr const char *kMasks[] = {"none", "causal", "window"};
+constexpr const char *kTypes[] = {"f16", "bf16"};
+constexpr int64_t kHeadDims[] = {64, 96, 128, 256, 59};
+constexpr const char *kMasks[] = {"none", "causal", "window", "keep",
+                                  "bias_softcap"};
 constexpr const char *kChips[] = {"sm_80", "sm_90a"};
 
-using Config = std::tuple<int64_t, const char *, const char *>;
+using Config = std::tuple<const char *, int64_t, const char *, const char *>;
 
-std::string attentionSource(int64_t d, llvm::StringRef mask) {
-  std::string attrs;
+std::string attentionSource(llvm::StringRef type, int64_t d,
+                            llvm::StringRef mask) {
+  std::string attrs, maskOperand, maskArg;
   if (mask == "causal")
     attrs = "{causal = #attn.causal<bottom_right>}";
   if (mask == "window")
     attrs = "{causal = #attn.causal<bottom_right>, window = array<i64: 256, 0>}";
+  if (mask == "keep" || mask == "bias_softcap") {
+    std::string maskType =
+        mask == "keep" ? "tensor<?x1x?x?xi1>" : "tensor<?x8x?x?xf32>";
+    maskArg = ", %m: " + maskType;
+    maskOperand = " mask(%m : " + maskType + ")";
+    if (mask == "bias_softcap")
+      attrs = "{softcap = 30.0}";
+  }
   return llvm::formatv(
-      "func.func @attn(%q: tensor<?x8x?x{0}xf16>, %k: tensor<?x2x?x{0}xf16>, "
-      "%v: tensor<?x2x?x{0}xf16>) -> (tensor<?x8x?x{0}xf16>, "
+      "func.func @attn(%q: tensor<?x8x?x{0}x{1}>, %k: tensor<?x2x?x{0}x{1}>, "
+      "%v: tensor<?x2x?x{0}x{1}>{3}) -> (tensor<?x8x?x{0}x{1}>, "
       "tensor<?x8x?xf32>) {{\n"
-      "  %o, %lse = attn.attention %q, %k, %v {1} : tensor<?x8x?x{0}xf16>, "
-      "tensor<?x2x?x{0}xf16>, tensor<?x2x?x{0}xf16> -> tensor<?x8x?x{0}xf16>, "
-      "tensor<?x8x?xf32>\n"
-      "  return %o, %lse : tensor<?x8x?x{0}xf16>, tensor<?x8x?xf32>\n}\n",
-      d, attrs);
+      "  %o, %lse = attn.attention %q, %k, %v{4} {2} : "
+      "tensor<?x8x?x{0}x{1}>, tensor<?x2x?x{0}x{1}>, tensor<?x2x?x{0}x{1}> "
+      "-> tensor<?x8x?x{0}x{1}>, tensor<?x8x?xf32>\n"
+      "  return %o, %lse : tensor<?x8x?x{0}x{1}>, tensor<?x8x?xf32>\n}\n",
+      d, type, attrs, maskArg, maskOperand);
 }
 
 class KernelMatrix : public ::testing::TestWithParam<Config> {};
 
 TEST_P(KernelMatrix, AssemblesWithoutSpills) {
-  auto [d, mask, chip] = GetParam();
+  auto [type, d, mask, chip] = GetParam();
   DialectRegistry registry;
   mlir::attn::registerAllDialects(registry);
   MLIRContext ctx(registry);
   ctx.loadAllAvailableDialects();
   OwningOpRef<ModuleOp> module =
-      parseSourceString<ModuleOp>(attentionSource(d, mask), &ctx);
+      parseSourceString<ModuleOp>(attentionSource(type, d, mask), &ctx);
   ASSERT_TRUE(module);
   PassManager pm(&ctx);
   mlir::attn::PtxPipelineOptions options;
@@ -86,20 +95,17 @@ TEST_P(KernelMatrix, AssemblesWithoutSpills) {
 }
 
 std::string configName(const ::testing::TestParamInfo<Config> &info) {
-  return llvm::formatv("D{0}_{1}_{2}", std::get<0>(info.param),
-                       std::get<1>(info.param), std::get<2>(info.param))
+  return llvm::formatv("{0}_D{1}_{2}_{3}", std::get<0>(info.param),
+                       std::get<1>(info.param), std::get<2>(info.param),
+                       std::get<3>(info.param))
       .str();
 }
 
-INSTANTIATE_TEST_SUITE_P(F16, KernelMatrix,
-                         ::testing::Combine(::testing::ValuesIn(kHeadDims),
+INSTANTIATE_TEST_SUITE_P(Kernels, KernelMatrix,
+                         ::testing::Combine(::testing::ValuesIn(kTypes),
+                                            ::testing::ValuesIn(kHeadDims),
                                             ::testing::ValuesIn(kMasks),
                                             ::testing::ValuesIn(kChips)),
-                         configName);
-INSTANTIATE_TEST_SUITE_P(F16Hopper, KernelMatrix,
-                         ::testing::Combine(::testing::Values(int64_t(256)),
-                                            ::testing::ValuesIn(kMasks),
-                                            ::testing::Values("sm_90a")),
                          configName);
 
 } // namespace

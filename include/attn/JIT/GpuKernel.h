@@ -19,9 +19,13 @@ namespace attn {
 /// Whether the GPU backend supports `problem` yet; `reason` says why not.
 bool isGpuSupported(const AttentionProblem &problem, std::string &reason);
 
-/// Compiles `problem` for `chip` ("sm_80", "sm_90a", ...) into a bundle.
+/// Compiles `problem` for `chip` ("sm_80", "sm_90a", ...) into a bundle;
+/// `blockN` keys per tile and `stages` pipeline buffers (0 = the chip's
+/// tile table).
 llvm::Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &problem,
-                                            llvm::StringRef chip);
+                                            llvm::StringRef chip,
+                                            int64_t blockN = 0,
+                                            int64_t stages = 0);
 
 /// Runs `bundle` on device 0 of `driver` with `inputs` (which must have the
 /// bundle's problem shapes), `repeat` more times for timing (milliseconds

@@ -38,6 +38,10 @@ std::vector<uint8_t> toStorage(ElementType type,
 std::vector<float> fromStorage(ElementType type,
                                const std::vector<uint8_t> &bytes);
 
+/// The mask operand's storage bytes: one byte 0/1 per element for a Keep
+/// mask, `biasType` elements for a Bias; empty without a mask.
+std::vector<uint8_t> maskStorage(const HostInputs &inputs);
+
 /// Rounds every value of `values` to `type` in place.
 void roundInPlace(ElementType type, std::vector<float> &values);
 

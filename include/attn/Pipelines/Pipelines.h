@@ -35,14 +35,24 @@ void buildLowerToCpuPipeline(OpPassManager &pm,
 /// Options of `attn-lower-to-ptx`.
 struct PtxPipelineOptions : public PassPipelineOptions<PtxPipelineOptions> {
   PassOptions::Option<std::string> chip{
-      *this, "chip", llvm::cl::desc("target GPU (sm_80, sm_86, sm_89, sm_90a)"),
+      *this, "chip",
+      llvm::cl::desc("target GPU (sm_80, sm_86, sm_89, sm_90, sm_90a)"),
       llvm::cl::init("sm_80")};
+  PassOptions::Option<int64_t> blockN{
+      *this, "block-n",
+      llvm::cl::desc("keys per tile (0 = the chip's tile table)"),
+      llvm::cl::init(0)};
+  PassOptions::Option<int64_t> stages{
+      *this, "stages",
+      llvm::cl::desc("K/V shared-memory pipeline stages (0 = the chip's "
+                     "tile table)"),
+      llvm::cl::init(0)};
 };
 
 /// attn.attention functions → tensor-core GPU kernels → PTX in a gpu.binary
 /// (format=isa), through MLIR's NVVM pipeline (PTX ISA 8.0, libdevice from
-/// the CUDA toolkit for exp2/log). It is -attn-emit-gpu-kernel followed by
-/// buildGpuKernelsToPtxPipeline.
+/// the CUDA toolkit for exp2/log). It is -attn-emit-gpu-kernel (with the
+/// chip and tile options) followed by buildGpuKernelsToPtxPipeline.
 void buildLowerToPtxPipeline(OpPassManager &pm,
                              const PtxPipelineOptions &options);
 

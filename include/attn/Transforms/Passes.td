@@ -22,22 +22,27 @@ def AttnEmitGpuKernel : Pass<"attn-emit-gpu-kernel", "::mlir::ModuleOp"> {
     `gpu.func` kernel (same name) in `gpu.module @attn_kernels`, written as
     FlashAttention-2's forward pass for sm_80-class tensor cores: a CTA of
     4 warps per (64-row query tile, head, batch), Q fragments loaded once
-    with `ldmatrix`, K/V tiles staged through shared memory, `S = Q·Kᵀ` and
-    `O += P·V` with `mma.sync.m16n8k16` (P stays in registers), the online
-    softmax on the accumulator fragments with quad shuffles, and the key-tile
-    range of the causal/window band (the KeyBand of the CPU tiling).
+    with `ldmatrix` (kept in registers up to D = 128), K/V tiles streamed
+    through a `stages`-deep ring of shared-memory buffers filled by 16-byte
+    `cp.async` copies (the next tiles are in flight while one is computed),
+    `S = Q·Kᵀ` and `O += P·V` with `mma.sync.m16n8k16` (f16 or bf16, f32
+    accumulation; P stays in registers), the online softmax on the
+    accumulator fragments with quad shuffles, and only the key tiles of the
+    causal/window band (the KeyBand of the CPU tiling). Scale, soft-cap and
+    the mask operand (i1 keep mask or additive bias) apply to every tile;
+    the band and Sk-tail predicates only to tiles they cut.
 
-    Kernel ABI: `(Q, K, V, O, LSE: !llvm.ptr, Sq, Sk: i64)` on dense
-    `[B, H, S, D]` buffers (LSE f32), grid `(ceil(Sq/64), Hq, B)`,
-    128 threads, dynamic shared memory `attn.dynamic_shared_memory` bytes;
-    the kernel's `attn.query_tile_rows` attribute (64) gives the grid's x.
+    Kernel ABI: `(Q, K, V, [mask], O, LSE: !llvm.ptr, Sq, Sk: i64)` on dense
+    `[B, H, S, D]` buffers (LSE f32; the mask dense in its own broadcast
+    shape, one byte 0/1 per element for i1), grid `(ceil(Sq/64), Hq, B)`,
+    128 threads, dynamic shared memory `attn.dynamic_shared_memory` bytes.
+    The kernel also carries `attn.query_tile_rows` (the grid's x divisor),
+    `attn.key_tile_cols` and `attn.stages`.
 
-    Shared-memory rows are padded by 8 halves (conflict-free `ldmatrix`);
-    tiles are loaded with 16-byte `cp.async` copies (zero-filled outside the
-    problem) when D is a multiple of 8. First version: f16, no mask operand,
-    no soft-cap (others are rejected with an error), copies not yet
-    pipelined across key tiles. Assembled by ptxas in CI; not yet run on a
-    GPU.
+    Tile sizes default from a per-chip table (64-key tiles, 32 when D or
+    Dv > 128; 3 stages for D ≤ 64 on sm_80/sm_90, else 2); a configuration
+    that needs more shared memory than the chip gives one CTA is an error.
+    Shared-memory rows are padded by 8 halves (conflict-free `ldmatrix`).
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
@@ -45,6 +50,16 @@ def AttnEmitGpuKernel : Pass<"attn-emit-gpu-kernel", "::mlir::ModuleOp"> {
     "::mlir::memref::MemRefDialect", "::mlir::NVVM::NVVMDialect",
     "::mlir::nvgpu::NVGPUDialect", "::mlir::scf::SCFDialect",
     "::mlir::vector::VectorDialect"
+  ];
+  let options = [
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
+           "target GPU (sm_80, sm_86, sm_89, sm_90, sm_90a): the tile table "
+           "and the shared-memory limit">,
+    Option<"blockN", "block-n", "int64_t", /*default=*/"0",
+           "keys per tile, a multiple of 16 up to 128 (0 = the chip's table)">,
+    Option<"stages", "stages", "int64_t", /*default=*/"0",
+           "K/V shared-memory buffers in the cp.async ring, 1 to 4 (0 = the "
+           "chip's table)">
   ];
 }
 

@@ -3,6 +3,10 @@
 #include "attn/Target/Cuda/PtxAssembler.h"
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/Regex.h"
 
 #include <nvJitLink.h>
@@ -72,6 +76,51 @@ void parseInfoLog(CubinResult &r) {
   }
 }
 
+/// Assembles `ptx` with the toolkit's ptxas in whole-program mode.
+Expected<CubinResult> assembleWithPtxas(StringRef ptxas, StringRef ptx,
+                                        StringRef chip) {
+  llvm::SmallString<128> in, out, log;
+  for (auto [path, suffix] : {std::pair{&in, "ptx"}, std::pair{&out, "cubin"},
+                              std::pair{&log, "log"}})
+    if (std::error_code ec =
+            llvm::sys::fs::createTemporaryFile("attn", suffix, *path))
+      return llvm::createStringError("ptxas: cannot create a temporary file: " +
+                                     ec.message());
+  llvm::FileRemover removeIn(in), removeOut(out), removeLog(log);
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(in, ec);
+    if (ec)
+      return llvm::createStringError("ptxas: cannot write " + in + ": " +
+                                     ec.message());
+    os << ptx;
+  }
+  std::string arch = ("-arch=" + chip).str();
+  StringRef args[] = {ptxas, arch, "-v", in, "-o", out};
+  std::optional<StringRef> redirects[] = {std::nullopt, StringRef(log),
+                                          StringRef(log)};
+  std::string message;
+  int rc = llvm::sys::ExecuteAndWait(ptxas, args, std::nullopt, redirects,
+                                     /*SecondsToWait=*/0, /*MemoryLimit=*/0,
+                                     &message);
+  auto logText = llvm::MemoryBuffer::getFile(log);
+  CubinResult result;
+  result.assembler = "ptxas";
+  result.infoLog = logText ? (*logText)->getBuffer().trim().str() : "";
+  if (rc != 0)
+    return llvm::createStringError(
+        "ptxas (" + ptxas + ") failed for " + chip + ": " +
+        (result.infoLog.empty() ? message : result.infoLog));
+  auto cubin = llvm::MemoryBuffer::getFile(out);
+  if (!cubin)
+    return llvm::createStringError("ptxas: cannot read " + out + ": " +
+                                   cubin.getError().message());
+  StringRef bytes = (*cubin)->getBuffer();
+  result.cubin.assign(bytes.begin(), bytes.end());
+  parseInfoLog(result);
+  return result;
+}
+
 } // namespace
 
 Expected<CubinResult> assemblePtx(StringRef ptx, StringRef chip) {
@@ -102,7 +151,14 @@ Expected<CubinResult> assemblePtx(StringRef ptx, StringRef chip) {
     return linkError("reading the cubin", r, linker.errorLog());
   result.infoLog = linker.infoLog();
   parseInfoLog(result);
-  return result;
+  // Relocatable code spilled: try the whole-program compile (see header).
+  StringRef ptxas = ATTN_PTXAS;
+  if (!result.spills() || ptxas.empty())
+    return result;
+  Expected<CubinResult> whole = assembleWithPtxas(ptxas, text, chip);
+  if (!whole)
+    return whole.takeError();
+  return whole->spills() ? std::move(result) : std::move(*whole);
 }
 
 } // namespace attn

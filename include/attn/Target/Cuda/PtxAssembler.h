@@ -5,6 +5,14 @@
 // reports what ptxas says about register use and spills. CI assembles every
 // kernel the compiler emits through this and fails on errors or spills.
 //
+// nvJitLink compiles PTX as relocatable code (ptxas -c), which allocates
+// registers less well than a whole-program compile: the D = 256 kernels
+// need 255 registers and spill there, but ~220 and none whole-program. When
+// nvJitLink's cubin spills and the toolkit's ptxas executable was found at
+// configure time, the PTX is assembled again by it in whole-program mode
+// (what the CUDA driver does with PTX) and the better result is kept;
+// `assembler` says which one produced the cubin.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef ATTN_TARGET_CUDA_PTXASSEMBLER_H
@@ -25,6 +33,8 @@ struct CubinResult {
   int64_t registers = 0;
   int64_t spillStoreBytes = 0, spillLoadBytes = 0;
   std::string infoLog;
+  /// "nvJitLink" or "ptxas" (whole program, after nvJitLink spilled).
+  std::string assembler = "nvJitLink";
 
   bool spills() const { return spillStoreBytes > 0 || spillLoadBytes > 0; }
 };

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
@@ -192,16 +193,21 @@ Status verifyBundle(const Bundle &bundle) {
                                  "1 <= z <= 64 and x * y * z <= 1024, not [" +
                                      toString(block) + "]");
 
-  const struct {
-    const char *field;
-    const std::map<std::string, int64_t> &values;
-  } namedValues[] = {{"problem", metadata.problem},
-                     {"options", metadata.options}};
-  for (const auto &[field, values] : namedValues)
-    for (const auto &entry : values)
-      if (!isIdentifier(entry.first))
-        return invalidField(field, "has the key " + quote(entry.first) +
-                                       ", which is not a C identifier");
+  std::vector<std::pair<const char *, std::string>> keys;
+  for (const auto &[name, value] : metadata.problem)
+    keys.push_back({"problem", name});
+  for (const auto &[name, value] : metadata.options)
+    keys.push_back({"options", name});
+  for (const auto &[name, value] : metadata.semantics) {
+    keys.push_back({"semantics", name});
+    // JSON has no infinities or NaN.
+    if (!std::isfinite(value))
+      return invalidField("semantics." + name, "must be a finite number");
+  }
+  for (const auto &[field, key] : keys)
+    if (!isIdentifier(key))
+      return invalidField(field, "has the key " + quote(key) +
+                                     ", which is not a C identifier");
 
   std::set<std::string> argNames;
   for (size_t i = 0; i < metadata.args.size(); ++i) {
@@ -268,6 +274,9 @@ Json toJson(const BundleMetadata &metadata) {
   root["options"] = Json::object();
   for (const auto &[name, value] : metadata.options)
     root["options"][name] = value;
+  root["semantics"] = Json::object();
+  for (const auto &[name, value] : metadata.semantics)
+    root["semantics"][name] = value;
   root["compiler"]["name"] = metadata.compilerName;
   root["compiler"]["version"] = metadata.compilerVersion;
   root["created"] = metadata.created;
@@ -340,6 +349,7 @@ private:
   unsigned readUnsigned(const Field &field);
   Dim3 readDim3(const Field &field);
   std::map<std::string, int64_t> readIntegerMap(const Field &field);
+  std::map<std::string, double> readNumberMap(const Field &field);
   std::vector<int64_t> readShape(const Field &field);
   template <typename Enum, size_t N>
   Enum readEnum(const Field &field, const Spelling<Enum> (&spellings)[N]);
@@ -431,6 +441,24 @@ MetadataReader::readIntegerMap(const Field &field) {
   return map;
 }
 
+std::map<std::string, double>
+MetadataReader::readNumberMap(const Field &field) {
+  std::map<std::string, double> map;
+  if (!field.value)
+    return map;
+  if (!field.value->is_object()) {
+    failType(field, "an object of numbers");
+    return map;
+  }
+  for (const auto &[key, value] : field.value->items()) {
+    if (value.is_number())
+      map[key] = value.get<double>();
+    else
+      failType({&value, field.path + "." + key}, "a number");
+  }
+  return map;
+}
+
 std::vector<int64_t> MetadataReader::readShape(const Field &field) {
   std::vector<int64_t> shape;
   if (!field.value)
@@ -503,6 +531,8 @@ BundleMetadata MetadataReader::read(const Json &root) {
   metadata.problem = readIntegerMap(member(root, "problem"));
   metadata.args = readArgs(member(root, "args"));
   metadata.options = readIntegerMap(member(root, "options"));
+  if (root.contains("semantics"))
+    metadata.semantics = readNumberMap(member(root, "semantics"));
   Field compiler = member(root, "compiler");
   if (compiler.value) {
     metadata.compilerName =

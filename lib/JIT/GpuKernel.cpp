@@ -136,12 +136,11 @@ Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &p,
                {"warps", int64_t(m.launch.block.x / 32)}};
   // What the kernel computes, so that a runner (attn-bundle-run) can check
   // it without being told again; the scale resolved as the kernel uses it.
-  m.semantics = {
-      {"scale", p.scale.value_or(1.0 / std::sqrt(double(p.q[3])))},
-      {"causal", double(p.causal)},
-      {"window_left", double(p.windowLeft)},
-      {"window_right", double(p.windowRight)},
-      {"softcap", p.softcap.value_or(0.0)}};
+  m.semantics = {{"scale", p.scale.value_or(1.0 / std::sqrt(double(p.q[3])))},
+                 {"causal", double(p.causal)},
+                 {"window_left", double(p.windowLeft)},
+                 {"window_right", double(p.windowRight)},
+                 {"softcap", p.softcap.value_or(0.0)}};
   m.compilerName = "attn";
   m.compilerVersion = "0.1.0";
   m.created = utcNow();

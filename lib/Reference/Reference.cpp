@@ -323,8 +323,8 @@ double errorFloor(ElementType type) {
 
 std::string formatCheckReport(const CheckReport &report, ElementType t) {
   std::string text;
-  for (auto [name, c] : {std::pair<StringRef, ErrorCheck>{"O", report.o},
-                         {"LSE", report.lse}})
+  for (auto [name, c] :
+       {std::pair<StringRef, ErrorCheck>{"O", report.o}, {"LSE", report.lse}})
     text += formatv("check {0}: max|out-ref| = {1:E2}, bound {2:E2} (2 x "
                     "naive {3} {4:E2} + floor {5:E0}): {6}\n",
                     name, c.maxErr, c.bound, toString(t), c.naiveErr,
@@ -344,9 +344,9 @@ checkAttention(ElementType t, const HostTensor &q, const HostTensor &k,
   if (llvm::Error e = naiveAttention(t, q, k, v, mask, cfg, naive, naiveLse))
     return std::move(e);
   double floor = errorFloor(t);
-  return CheckReport{checkAgainstReference(o, ref.data, naive.data, floor),
-                     checkAgainstReference(lse, refLse.data, naiveLse.data,
-                                           floor)};
+  return CheckReport{
+      checkAgainstReference(o, ref.data, naive.data, floor),
+      checkAgainstReference(lse, refLse.data, naiveLse.data, floor)};
 }
 
 } // namespace attn

@@ -153,8 +153,8 @@ std::vector<float> fromStorage(ElementType type,
   }
   const auto *in = reinterpret_cast<const uint16_t *>(bytes.data());
   for (size_t i = 0; i < values.size(); ++i)
-    values[i] = type == ElementType::F16 ? halfToFloat(in[i])
-                                         : bfloat16ToFloat(in[i]);
+    values[i] =
+        type == ElementType::F16 ? halfToFloat(in[i]) : bfloat16ToFloat(in[i]);
   return values;
 }
 

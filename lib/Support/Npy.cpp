@@ -489,7 +489,8 @@ Error writeNpy(StringRef path, const NpyArray &array) {
 }
 
 Error writeNpyFiles(ArrayRef<std::pair<std::string, NpyArray>> files) {
-  std::string suffix = ".partial." + std::to_string(sys::Process::getProcessId());
+  std::string suffix =
+      ".partial." + std::to_string(sys::Process::getProcessId());
   auto removeAll = [&] {
     for (const auto &file : files)
       sys::fs::remove(file.first + suffix);

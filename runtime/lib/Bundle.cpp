@@ -348,8 +348,13 @@ private:
   std::optional<int64_t> readInt64(const Field &field);
   unsigned readUnsigned(const Field &field);
   Dim3 readDim3(const Field &field);
-  std::map<std::string, int64_t> readIntegerMap(const Field &field);
-  std::map<std::string, double> readNumberMap(const Field &field);
+  std::optional<double> readNumber(const Field &field);
+  /// An object of values that `readValue` reads; `values` names them in the
+  /// error for anything else ("integers").
+  template <typename T>
+  std::map<std::string, T>
+  readMap(const Field &field, const char *values,
+          std::optional<T> (MetadataReader::*readValue)(const Field &));
   std::vector<int64_t> readShape(const Field &field);
   template <typename Enum, size_t N>
   Enum readEnum(const Field &field, const Spelling<Enum> (&spellings)[N]);
@@ -425,37 +430,28 @@ Dim3 MetadataReader::readDim3(const Field &field) {
   return {dims[0], dims[1], dims[2]};
 }
 
-std::map<std::string, int64_t>
-MetadataReader::readIntegerMap(const Field &field) {
-  std::map<std::string, int64_t> map;
+std::optional<double> MetadataReader::readNumber(const Field &field) {
+  if (field.value->is_number())
+    return field.value->get<double>();
+  failType(field, "a number");
+  return std::nullopt;
+}
+
+template <typename T>
+std::map<std::string, T> MetadataReader::readMap(
+    const Field &field, const char *values,
+    std::optional<T> (MetadataReader::*readValue)(const Field &)) {
+  std::map<std::string, T> map;
   if (!field.value)
     return map;
   if (!field.value->is_object()) {
-    failType(field, "an object of integers");
+    failType(field, std::string("an object of ") + values);
     return map;
   }
   for (const auto &[key, value] : field.value->items())
-    if (std::optional<int64_t> integer =
-            readInt64({&value, field.path + "." + key}))
-      map[key] = *integer;
-  return map;
-}
-
-std::map<std::string, double>
-MetadataReader::readNumberMap(const Field &field) {
-  std::map<std::string, double> map;
-  if (!field.value)
-    return map;
-  if (!field.value->is_object()) {
-    failType(field, "an object of numbers");
-    return map;
-  }
-  for (const auto &[key, value] : field.value->items()) {
-    if (value.is_number())
-      map[key] = value.get<double>();
-    else
-      failType({&value, field.path + "." + key}, "a number");
-  }
+    if (std::optional<T> read =
+            (this->*readValue)({&value, field.path + "." + key}))
+      map[key] = *read;
   return map;
 }
 
@@ -528,11 +524,14 @@ BundleMetadata MetadataReader::read(const Json &root) {
   metadata.launch.block = readDim3(member(root, "block"));
   metadata.launch.dynamicSharedMemory =
       readUnsigned(member(root, "dynamic_shared_memory"));
-  metadata.problem = readIntegerMap(member(root, "problem"));
+  metadata.problem =
+      readMap(member(root, "problem"), "integers", &MetadataReader::readInt64);
   metadata.args = readArgs(member(root, "args"));
-  metadata.options = readIntegerMap(member(root, "options"));
+  metadata.options =
+      readMap(member(root, "options"), "integers", &MetadataReader::readInt64);
   if (root.contains("semantics"))
-    metadata.semantics = readNumberMap(member(root, "semantics"));
+    metadata.semantics = readMap(member(root, "semantics"), "numbers",
+                                 &MetadataReader::readNumber);
   Field compiler = member(root, "compiler");
   if (compiler.value) {
     metadata.compilerName =

@@ -243,8 +243,9 @@ Error writeOutputs(const Options &o, const HostInputs &in,
   std::vector<std::pair<std::string, NpyArray>> files = {
       {o.out, NpyArray::fromFloat(oShape, out.o)}};
   if (!o.lse.empty())
-    files.push_back({o.lse, NpyArray::fromFloat(
-                                llvm::ArrayRef(oShape).take_front(3), out.lse)});
+    files.push_back(
+        {o.lse,
+         NpyArray::fromFloat(llvm::ArrayRef(oShape).take_front(3), out.lse)});
   return writeNpyFiles(files);
 }
 

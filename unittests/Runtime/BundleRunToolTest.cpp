@@ -28,13 +28,9 @@ namespace {
 /// B = 1, Hq = Hkv = 2, Sq = Sk = 70, D = Dv = 64, f16, causal bottom-right.
 /// Q, K, V and O have the same shape, so O.npy can be fed back as an input.
 Bundle makeAttentionBundle() {
-  Bundle bundle;
+  Bundle bundle = attn::rt::test::makeTestBundle();
   BundleMetadata &m = bundle.metadata;
-  m.kernelName = "attn_fwd";
-  m.target = "sm_80";
-  m.dtype = ScalarType::F16;
   m.launch.grid = {2, 2, 1};
-  m.launch.block = {128, 1, 1};
   // Above the 48 KiB default: the launch opts in first.
   m.launch.dynamicSharedMemory = 73728;
   m.problem = {{"B", 1},   {"Hq", 2}, {"Hkv", 2}, {"Sq", 70},
@@ -47,12 +43,11 @@ Bundle makeAttentionBundle() {
             {"lse", ArgKind::Pointer, ScalarType::F32, {1, 2, 70}},
             {"sq", ArgKind::I64, ScalarType::F32, {}},
             {"sk", ArgKind::I64, ScalarType::F32, {}}};
-  m.options = {{"q_tile", 64}, {"warps", 4}};
-  m.semantics = {{"scale", 0.125},      {"causal", 2},  {"window_left", -1},
-                 {"window_right", -1}, {"softcap", 0}};
-  m.compilerName = "attn";
-  m.compilerVersion = "0.1.0";
-  m.created = "2026-11-25T12:00:00Z";
+  m.semantics = {{"scale", 0.125},
+                 {"causal", 2},
+                 {"window_left", -1},
+                 {"window_right", -1},
+                 {"softcap", 0}};
   // What the fake driver accepts as a cubin for its sm_80 device.
   std::string cubin = "\177ELFsm_80 attention";
   bundle.cubin.assign(cubin.begin(), cubin.end());
@@ -111,18 +106,17 @@ std::string npyHeader(const std::string &path) {
 }
 
 TEST_F(BundleRunToolTest, LaunchesAsTheMetadataSays) {
-  ToolRun result = run("'" + bundle + "' --random 7 --repeat 3 --out '" +
-                       dir.file("o.npy") + "' --lse '" + dir.file("lse.npy") +
-                       "'");
+  ToolRun result =
+      run("'" + bundle + "' --random 7 --repeat 3 --out '" + dir.file("o.npy") +
+          "' --lse '" + dir.file("lse.npy") + "'");
   ASSERT_EQ(result.exitCode, 0) << result.output;
   // The output launch, then three timed ones, all with the metadata's grid,
   // block and dynamic shared memory.
   std::string launch = "grid 2 2 1 block 128 1 1 shared 73728\n";
   EXPECT_EQ(launches(), launch + launch + launch + launch);
   // The fake reports 1.5 ms per launch; FLOPs = 2·1·2·70·70·(64+64) / 2.
-  EXPECT_EQ(result.output,
-            "device: device 0 (Fake GPU), sm_80\n"
-            "time: median 1.500 ms over 3 runs, 0.0 TFLOP/s\n");
+  EXPECT_EQ(result.output, "device: device 0 (Fake GPU), sm_80\n"
+                           "time: median 1.500 ms over 3 runs, 0.0 TFLOP/s\n");
   EXPECT_EQ(npyHeader(dir.file("o.npy")),
             "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2, 70, "
             "64), }");
@@ -132,25 +126,25 @@ TEST_F(BundleRunToolTest, LaunchesAsTheMetadataSays) {
 
 TEST_F(BundleRunToolTest, InputsFromFiles) {
   std::string o = dir.file("o.npy"), lse = dir.file("lse.npy");
-  ASSERT_EQ(run("'" + bundle + "' --random 1 --out '" + o + "' --lse '" +
-                lse + "'")
-                .exitCode,
-            0);
+  ASSERT_EQ(
+      run("'" + bundle + "' --random 1 --out '" + o + "' --lse '" + lse + "'")
+          .exitCode,
+      0);
   // O has the shape of Q, K and V in this bundle.
-  ToolRun result = run("'" + bundle + "' --q '" + o + "' --k '" + o +
-                       "' --v '" + o + "'");
+  ToolRun result =
+      run("'" + bundle + "' --q '" + o + "' --k '" + o + "' --v '" + o + "'");
   EXPECT_EQ(result.exitCode, 0) << result.output;
 
-  expectError(run("'" + bundle + "' --q '" + o + "' --k '" + lse + "' --v '" +
-                  o + "'"),
-              "--k " + lse +
-                  " has shape [1, 2, 70] but the bundle's k is [1, 2, 70, 64]");
+  expectError(
+      run("'" + bundle + "' --q '" + o + "' --k '" + lse + "' --v '" + o + "'"),
+      "--k " + lse +
+          " has shape [1, 2, 70] but the bundle's k is [1, 2, 70, 64]");
   expectError(run("'" + bundle + "' --q '" + o + "' --k '" + o + "' --v '" +
                   dir.file("missing.npy") + "'"),
               "cannot open '" + dir.file("missing.npy") +
                   "': No such file or directory");
-  expectError(run("'" + bundle + "' --q '" + o + "' --k '" + o + "' --v '" +
-                  o + "' --mask '" + o + "'"),
+  expectError(run("'" + bundle + "' --q '" + o + "' --k '" + o + "' --v '" + o +
+                  "' --mask '" + o + "'"),
               "--mask given, but the bundle takes no mask (see "
               "attn-bundle-run --help)");
 }
@@ -176,9 +170,8 @@ TEST_F(BundleRunToolTest, MaskArgument) {
 TEST_F(BundleRunToolTest, CheckFailsWhenTheKernelWritesNothing) {
   // The fake's kernels write nothing, so O and LSE keep the NaN they start
   // as: --check must fail, and no output appears.
-  ToolRun result =
-      run("'" + bundle + "' --random 1 --check --out '" + dir.file("o.npy") +
-          "'");
+  ToolRun result = run("'" + bundle + "' --random 1 --check --out '" +
+                       dir.file("o.npy") + "'");
   EXPECT_EQ(result.exitCode, 1) << result.output;
   EXPECT_TRUE(contains(result.output, "check O: max|out-ref| = INF"))
       << result.output;
@@ -204,8 +197,8 @@ TEST_F(BundleRunToolTest, BundleErrors) {
   EXPECT_EQ(std::count(result.output.begin(), result.output.end(), '\n'), 1);
 
   Bundle unknown = makeAttentionBundle();
-  unknown.metadata.args.push_back({"alibi_slopes", ArgKind::Pointer,
-                                   ScalarType::F32, {2}});
+  unknown.metadata.args.push_back(
+      {"alibi_slopes", ArgKind::Pointer, ScalarType::F32, {2}});
   ASSERT_TRUE(writeBundle(bundle, unknown).ok());
   expectError(run("'" + bundle + "' --random 1"),
               bundle + ": unknown kernel argument 'alibi_slopes' (pointer): "
@@ -240,7 +233,8 @@ TEST_F(BundleRunToolTest, BundleErrors) {
 }
 
 TEST_F(BundleRunToolTest, DriverErrors) {
-  ToolRun result = run("'" + bundle + "' --random 1", "/nonexistent/libcuda.so.1");
+  ToolRun result =
+      run("'" + bundle + "' --random 1", "/nonexistent/libcuda.so.1");
   EXPECT_EQ(result.exitCode, 2);
   EXPECT_TRUE(contains(result.output,
                        "attn-bundle-run: error: no NVIDIA driver: cannot load "
@@ -261,36 +255,33 @@ TEST_F(BundleRunToolTest, DriverErrors) {
 }
 
 TEST_F(BundleRunToolTest, BadCommandLines) {
-  expectError(run(""), "missing the bundle (see attn-bundle-run --help)");
-  expectError(run("--random 1 '" + bundle + "'"),
-              "the bundle must come first, got '--random' (see "
-              "attn-bundle-run --help)");
-  expectError(run("'" + bundle + "'"),
-              "give --q, --k and --v, or --random SEED (see attn-bundle-run "
-              "--help)");
-  expectError(run("'" + bundle + "' --random 1 --q q.npy"),
-              "--random and --q/--k/--v exclude each other (see "
-              "attn-bundle-run --help)");
-  expectError(run("'" + bundle + "' --random -1"),
-              "--random expects a non-negative integer seed, got '-1' (see "
-              "attn-bundle-run --help)");
-  expectError(run("'" + bundle + "' --random 1 --repeat x"),
-              "--repeat expects a non-negative integer, got 'x' (see "
-              "attn-bundle-run --help)");
-  expectError(run("'" + bundle + "' --random 1 --out o.npy --lse o.npy"),
-              "--out and --lse name the same file 'o.npy' (see "
-              "attn-bundle-run --help)");
-  expectError(run("'" + bundle + "' --random 1 --bogus 2"),
-              "unknown flag '--bogus' (see attn-bundle-run --help)");
-  expectError(run("'" + bundle + "' --random 1 --check=yes"),
-              "--check takes no value (see --help)");
-  expectError(run("'" + dir.file("none.attnb") + "' --random 1"),
-              "cannot read " + dir.file("none.attnb") +
-                  ": No such file or directory");
-  ToolRun help = run("--help");
-  EXPECT_EQ(help.exitCode, 0);
-  EXPECT_TRUE(contains(help.output, "usage: attn-bundle-run K.attnb"))
-      << help.output;
+  std::string k = "'" + bundle + "' ";
+  const std::string help = " (see attn-bundle-run --help)";
+  const std::pair<std::string, std::string> cases[] = {
+      {"", "missing the bundle" + help},
+      {"--random 1 " + k, "the bundle must come first, got '--random'" + help},
+      {k, "give --q, --k and --v, or --random SEED" + help},
+      {k + "--random 1 --q q.npy",
+       "--random and --q/--k/--v exclude each other" + help},
+      {k + "--random -1",
+       "--random expects a non-negative integer seed, got '-1'" + help},
+      {k + "--random 1 --repeat x",
+       "--repeat expects a non-negative integer, got 'x'" + help},
+      {k + "--random 1 --out o.npy --lse o.npy",
+       "--out and --lse name the same file 'o.npy'" + help},
+      {k + "--random 1 --bogus 2", "unknown flag '--bogus'" + help},
+      {k + "--random 1 --check=yes", "--check takes no value (see --help)"},
+      {"'" + dir.file("none.attnb") + "' --random 1",
+       "cannot read " + dir.file("none.attnb") + ": No such file or directory"},
+  };
+  for (const auto &[arguments, message] : cases) {
+    SCOPED_TRACE(arguments);
+    expectError(run(arguments), message);
+  }
+  ToolRun usage = run("--help");
+  EXPECT_EQ(usage.exitCode, 0);
+  EXPECT_TRUE(contains(usage.output, "usage: attn-bundle-run K.attnb"))
+      << usage.output;
   EXPECT_EQ(launches(), "");
 }
 

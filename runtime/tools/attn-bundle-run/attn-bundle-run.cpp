@@ -82,9 +82,9 @@ Expected<Options> parseArgs(int argc, char **argv, bool &help) {
   if (first.starts_with("-"))
     return badFlag("the bundle must come first, got '" + first + "'");
   o.bundle = first.str();
-  llvm::StringMap<std::string *> paths = {{"--q", &o.q},     {"--k", &o.k},
-                                          {"--v", &o.v},     {"--mask", &o.mask},
-                                          {"--out", &o.out}, {"--lse", &o.lse}};
+  llvm::StringMap<std::string *> paths = {
+      {"--q", &o.q},       {"--k", &o.k},     {"--v", &o.v},
+      {"--mask", &o.mask}, {"--out", &o.out}, {"--lse", &o.lse}};
   auto handle = [&](StringRef flag, std::optional<StringRef> v) -> Error {
     if (flag == "--help")
       help = true;
@@ -208,8 +208,8 @@ readSemantics(const Options &o, const rt::BundleMetadata &m) {
   for (int i = 0; i < 5; ++i) {
     auto it = m.semantics.find(names[i]);
     if (it == m.semantics.end())
-      return invalidBundle(o, llvm::Twine("semantics has no '") + names[i] +
-                                  "'");
+      return invalidBundle(o,
+                           llvm::Twine("semantics has no '") + names[i] + "'");
     values[i] = it->second;
   }
   auto [scale, causal, left, right, softcap] = values;
@@ -250,12 +250,12 @@ Expected<Attention> readAttention(const Options &o,
   a.dtype = *dtype;
   for (const rt::KernelArg &arg : m.args) {
     bool pointer = arg.kind == rt::ArgKind::Pointer;
-    bool known = pointer ? llvm::is_contained({"q", "k", "v", "mask", "o",
-                                               "lse"},
-                                              StringRef(arg.name))
-                         : (arg.name == "sq" || arg.name == "sk") &&
-                               (arg.kind == rt::ArgKind::I64 ||
-                                arg.kind == rt::ArgKind::I32);
+    bool known = pointer
+                     ? llvm::is_contained({"q", "k", "v", "mask", "o", "lse"},
+                                          StringRef(arg.name))
+                     : (arg.name == "sq" || arg.name == "sk") &&
+                           (arg.kind == rt::ArgKind::I64 ||
+                            arg.kind == rt::ArgKind::I32);
     if (!known)
       return invalidBundle(o, "unknown kernel argument '" + arg.name + "' (" +
                                   rt::toString(arg.kind) +
@@ -381,7 +381,8 @@ Error runOnGpu(const rt::Bundle &bundle, Attention &a, int64_t repeat,
     return cudaError(ctx.getStatus());
   llvm::outs() << "device: " << ctx->getDevice().describe() << ", "
                << ctx->getDevice().getChip() << "\n";
-  rt::Result<rt::Module> module = rt::Module::load(*ctx, bundle.cubin, m.target);
+  rt::Result<rt::Module> module =
+      rt::Module::load(*ctx, bundle.cubin, m.target);
   if (!module.ok())
     return cudaError(module.getStatus());
   rt::Result<rt::Kernel> kernel = module->getKernel(m.kernelName);
@@ -419,9 +420,9 @@ Error runOnGpu(const rt::Bundle &bundle, Attention &a, int64_t repeat,
     if (!buffer.ok())
       return cudaError(buffer.getStatus());
     rt::Status s = output ? buffer->fill(0xff)
-                 : bytes.empty()
-                     ? rt::Status()
-                     : buffer->copyFromHost(bytes.data(), bytes.size());
+                   : bytes.empty()
+                       ? rt::Status()
+                       : buffer->copyFromHost(bytes.data(), bytes.size());
     if (!s.ok())
       return cudaError(s);
     params.push_back(&pointers.emplace_back(buffer->getAddress()));
@@ -488,10 +489,11 @@ Expected<bool> check(const Attention &a) {
   }
   const Tensor &out = a.tensors.find("o")->second,
                &lse = a.tensors.find("lse")->second;
-  Expected<CheckReport> report = checkAttention(
-      a.dtype, a.tensors.find("q")->second.toHost(),
-      a.tensors.find("k")->second.toHost(), a.tensors.find("v")->second.toHost(),
-      mask, *a.config, out.toHost().data, lse.toHost().data);
+  Expected<CheckReport> report =
+      checkAttention(a.dtype, a.tensors.find("q")->second.toHost(),
+                     a.tensors.find("k")->second.toHost(),
+                     a.tensors.find("v")->second.toHost(), mask, *a.config,
+                     out.toHost().data, lse.toHost().data);
   if (!report)
     return report.takeError();
   llvm::outs() << formatCheckReport(*report, a.dtype);

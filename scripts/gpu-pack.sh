@@ -87,8 +87,12 @@ selected() {
   return 1
 }
 
+# A pack is made afresh: no bundle of an earlier one stays behind.
+rm -rf "$OUT/sweep" "$OUT/bench"
 mkdir -p "$OUT/sweep" "$OUT/bench"
 : >"$OUT/skipped.txt"
+declare -A packed=([sweep]=0 [bench]=0)
+skipped=0
 # One bundle: DIR/NAME.attnb, in the first dtype attn-compile accepts.
 pack() {
   local dir=$1 name=$2 shape=$3 flags=$4 dtype error=
@@ -98,10 +102,12 @@ pack() {
     if error=$("$BIN/attn-compile" --shape "$shape" --dtype "$dtype" $flags \
       --chip "$CHIP" --out "$OUT/$dir/$name.attnb" 2>&1 >/dev/null); then
       echo "packed $dir/$name.attnb ($dtype)"
+      packed[$dir]=$((packed[$dir] + 1))
       return
     fi
   done
   echo "skipped $name: $error" | tee -a "$OUT/skipped.txt"
+  skipped=$((skipped + 1))
 }
 for case in "${SWEEP[@]}"; do
   IFS='|' read -r name shape flags <<<"$case"
@@ -114,6 +120,5 @@ done
 
 cp "$BIN/attn-bundle-run" "$ROOT/bench/gpu/run_bundle.py" "$OUT/"
 cp "$ROOT/bench/gpu/run-pack.sh" "$OUT/run.sh"
-echo "gpu-pack: $OUT ($(du -sh "$OUT" | cut -f1)): $(ls "$OUT"/sweep | wc -l) sweep and" \
-  "$(ls "$OUT"/bench | wc -l) bench bundles for $CHIP, $(wc -l <"$OUT/skipped.txt") skipped;" \
-  "run: bash $OUT/run.sh"
+echo "gpu-pack: $OUT ($(du -sh "$OUT" | cut -f1)): ${packed[sweep]} sweep and" \
+  "${packed[bench]} bench bundles for $CHIP, $skipped skipped; run: bash $OUT/run.sh"

@@ -32,6 +32,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <random>
 
@@ -214,7 +215,7 @@ readSemantics(const Options &o, const rt::BundleMetadata &m) {
   }
   auto [scale, causal, left, right, softcap] = values;
   auto isIntegerIn = [](double x, double lo, double hi) {
-    return x == double(int64_t(x)) && x >= lo && x <= hi;
+    return x >= lo && x <= hi && x == std::floor(x);
   };
   if (!isIntegerIn(causal, 0, 2) || !isIntegerIn(left, -1, 1e15) ||
       !isIntegerIn(right, -1, 1e15) || softcap < 0) {

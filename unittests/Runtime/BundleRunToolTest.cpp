@@ -115,7 +115,7 @@ TEST_F(BundleRunToolTest, LaunchesAsTheMetadataSays) {
   std::string launch = "grid 2 2 1 block 128 1 1 shared 73728\n";
   EXPECT_EQ(launches(), launch + launch + launch + launch);
   // The fake reports 1.5 ms per launch; FLOPs = 2·1·2·70·70·(64+64) / 2.
-  EXPECT_EQ(result.output, "device: device 0 (Fake GPU), sm_80\n"
+  EXPECT_EQ(result.output, "running on device 0 (Fake GPU), sm_80\n"
                            "time: median 1.500 ms over 3 runs, 0.0 TFLOP/s\n");
   EXPECT_EQ(npyHeader(dir.file("o.npy")),
             "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2, 70, "

@@ -380,7 +380,7 @@ Error runOnGpu(const rt::Bundle &bundle, Attention &a, int64_t repeat,
   rt::Result<rt::Context> ctx = rt::Context::create(**driver, 0);
   if (!ctx.ok())
     return cudaError(ctx.getStatus());
-  llvm::outs() << "device: " << ctx->getDevice().describe() << ", "
+  llvm::outs() << "running on " << ctx->getDevice().describe() << ", "
                << ctx->getDevice().getChip() << "\n";
   rt::Result<rt::Module> module =
       rt::Module::load(*ctx, bundle.cubin, m.target);

@@ -431,6 +431,8 @@ Dim3 MetadataReader::readDim3(const Field &field) {
 }
 
 std::optional<double> MetadataReader::readNumber(const Field &field) {
+  if (!field.value)
+    return std::nullopt;
   if (field.value->is_number())
     return field.value->get<double>();
   failType(field, "a number");

@@ -124,6 +124,34 @@ TEST_F(BundleRunToolTest, LaunchesAsTheMetadataSays) {
             "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2, 70), }");
 }
 
+TEST_F(BundleRunToolTest, CountsFlopsLikeBenchmarks) {
+  // B = 1, H = 16, S = 1024, D = 128: 2·16·1024·1024·(128 + 128) FLOPs in
+  // the fake's 1.5 ms are 5.7 TFLOP/s, half of that when causal.
+  Bundle prefill = makeAttentionBundle();
+  for (KernelArg &arg : prefill.metadata.args)
+    if (arg.kind == ArgKind::Pointer)
+      arg.shape = arg.name == "lse" ? std::vector<int64_t>{1, 16, 1024}
+                                    : std::vector<int64_t>{1, 16, 1024, 128};
+  const struct {
+    double causal, windowLeft;
+    const char *time;
+  } cases[] = {
+      {0, -1, "time: median 1.500 ms over 2 runs, 5.7 TFLOP/s\n"},
+      {2, -1, "time: median 1.500 ms over 2 runs, 2.9 TFLOP/s\n"},
+      {0, 64,
+       "time: median 1.500 ms over 2 runs, 5.7 TFLOP/s (nominal: the window "
+       "skips work the FLOP count includes)\n"},
+  };
+  for (const auto &c : cases) {
+    prefill.metadata.semantics["causal"] = c.causal;
+    prefill.metadata.semantics["window_left"] = c.windowLeft;
+    ASSERT_TRUE(writeBundle(bundle, prefill).ok());
+    ToolRun result = run("'" + bundle + "' --random 1 --repeat 2");
+    EXPECT_EQ(result.exitCode, 0) << result.output;
+    EXPECT_TRUE(contains(result.output, c.time)) << result.output;
+  }
+}
+
 TEST_F(BundleRunToolTest, InputsFromFiles) {
   std::string o = dir.file("o.npy"), lse = dir.file("lse.npy");
   ASSERT_EQ(

@@ -6,8 +6,8 @@
 # switched off (DISABLE_INSTALL / BUILDTREE_ONLY) and the libraries are
 # installed here instead, into two export sets of our own:
 #
-#   AttnRuntimeTargets  Attn::Runtime (+ attn-bundle-info): the MLIR-free GPU
-#                       runtime; needs nothing but libc/libdl.
+#   AttnRuntimeTargets  Attn::Runtime (+ attn-bundle-info, attn-bundle-run):
+#                       the MLIR-free GPU runtime; needs nothing but libc/libdl.
 #   AttnTargets         Attn::JIT, Attn::Pipelines, Attn::Transforms,
 #                       Attn::Dialect, Attn::Reference, Attn::Support,
 #                       Attn::CudaTarget (when built) and the tools; they link
@@ -20,7 +20,7 @@
 #   lib/libAttn*.a                        static libraries
 #   lib/cmake/Attn/                       AttnConfig.cmake, version, targets
 #   bin/                                  attn-opt, attn-run, attn-bundle-info,
-#                                         attn-bench-cpu
+#                                         attn-bundle-run, attn-bench-cpu
 
 include(CMakePackageConfigHelpers)
 
@@ -76,7 +76,7 @@ endforeach()
 install(TARGETS ${ATTN_LLVM_TOOLS}
   EXPORT AttnTargets
   RUNTIME DESTINATION ${ATTN_INSTALL_BINDIR} COMPONENT attn)
-install(TARGETS attn-bundle-info
+install(TARGETS attn-bundle-info attn-bundle-run
   EXPORT AttnRuntimeTargets
   RUNTIME DESTINATION ${ATTN_INSTALL_BINDIR} COMPONENT attn)
 

@@ -40,6 +40,8 @@ config.substitutions.append(("%python", '"%s"' % config.python_executable))
 config.substitutions.append(
     ("%examples", os.path.join(config.attn_src_root, "examples"))
 )
+# For scripts that take the tools' directory (scripts/gpu-pack.sh).
+config.substitutions.append(("%attn_tools_dir", config.attn_tools_dir))
 
 # The tools under test: the build's bin dir comes first, so that a stale
 # attn-opt elsewhere on PATH is never picked up.
@@ -51,6 +53,7 @@ tools = [
     # attn-run needs the JIT; tests that use it fail clearly if it is absent.
     ToolSubst("attn-run", unresolved="ignore"),
     ToolSubst("attn-bundle-info", unresolved="ignore"),
+    ToolSubst("attn-bundle-run", unresolved="ignore"),
     # Built only with the CUDA toolkit (nvJitLink): feature cuda-toolkit.
     ToolSubst("attn-compile", unresolved="ignore"),
 ]

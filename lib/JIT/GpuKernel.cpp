@@ -14,6 +14,7 @@
 
 #include "llvm/Support/MathExtras.h"
 
+#include <cmath>
 #include <ctime>
 
 using llvm::Expected;
@@ -147,6 +148,13 @@ Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &p,
     m.args.push_back(a);
   }
   m.options["warps"] = int64_t(m.launch.block.x / 32);
+  // What the kernel computes, so that a runner (attn-bundle-run) can check
+  // it without being told again; the scale resolved as the kernel uses it.
+  m.semantics = {{"scale", p.scale.value_or(1.0 / std::sqrt(double(p.q[3])))},
+                 {"causal", double(p.causal)},
+                 {"window_left", double(p.windowLeft)},
+                 {"window_right", double(p.windowRight)},
+                 {"softcap", p.softcap.value_or(0.0)}};
   m.compilerName = "attn";
   m.compilerVersion = "0.1.0";
   m.created = utcNow();

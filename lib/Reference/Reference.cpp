@@ -4,6 +4,7 @@
 #include "attn/Support/Format.h"
 
 #include "llvm/ADT/Twine.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MathExtras.h"
 
 #include <algorithm>
@@ -306,6 +307,46 @@ ErrorCheck checkAgainstReference(ArrayRef<double> out, ArrayRef<double> ref,
   // such a check fails rather than accepting any output.
   double bound = 2.0 * naiveErr + floor;
   return {maxErr, naiveErr, bound, std::isfinite(bound) && maxErr <= bound};
+}
+
+double errorFloor(ElementType type) {
+  switch (type) {
+  case ElementType::F32:
+    return 1e-5;
+  case ElementType::F16:
+    return 1e-4;
+  case ElementType::BF16:
+    return 1e-3;
+  }
+  llvm_unreachable("unknown element type");
+}
+
+std::string formatCheckReport(const CheckReport &report, ElementType t) {
+  std::string text;
+  for (auto [name, c] :
+       {std::pair<StringRef, ErrorCheck>{"O", report.o}, {"LSE", report.lse}})
+    text += formatv("check {0}: max|out-ref| = {1:E2}, bound {2:E2} (2 x "
+                    "naive {3} {4:E2} + floor {5:E0}): {6}\n",
+                    name, c.maxErr, c.bound, toString(t), c.naiveErr,
+                    errorFloor(t), c.ok ? "ok" : "FAILED")
+                .str();
+  return text;
+}
+
+llvm::Expected<CheckReport>
+checkAttention(ElementType t, const HostTensor &q, const HostTensor &k,
+               const HostTensor &v, const MaskOperand &mask,
+               const AttentionConfig &cfg, ArrayRef<double> o,
+               ArrayRef<double> lse) {
+  HostTensor ref, refLse, naive, naiveLse;
+  if (llvm::Error e = referenceAttention(q, k, v, mask, cfg, ref, refLse))
+    return std::move(e);
+  if (llvm::Error e = naiveAttention(t, q, k, v, mask, cfg, naive, naiveLse))
+    return std::move(e);
+  double floor = errorFloor(t);
+  return CheckReport{
+      checkAgainstReference(o, ref.data, naive.data, floor),
+      checkAgainstReference(lse, refLse.data, naiveLse.data, floor)};
 }
 
 } // namespace attn

@@ -4,6 +4,8 @@
 
 #include "llvm/ADT/bit.h"
 
+#include <cstring>
+
 namespace attn {
 
 uint16_t floatToHalf(float value) {
@@ -123,6 +125,37 @@ float roundTo(ElementType type, float value) {
     return roundToBFloat16(value);
   }
   return value;
+}
+
+std::vector<uint8_t> toStorage(ElementType type,
+                               const std::vector<float> &values) {
+  std::vector<uint8_t> bytes;
+  if (type == ElementType::F32) {
+    bytes.resize(values.size() * sizeof(float));
+    std::memcpy(bytes.data(), values.data(), bytes.size());
+    return bytes;
+  }
+  bytes.resize(values.size() * sizeof(uint16_t));
+  auto *out = reinterpret_cast<uint16_t *>(bytes.data());
+  for (size_t i = 0; i < values.size(); ++i)
+    out[i] = type == ElementType::F16 ? floatToHalf(values[i])
+                                      : floatToBFloat16(values[i]);
+  return bytes;
+}
+
+std::vector<float> fromStorage(ElementType type,
+                               const std::vector<uint8_t> &bytes) {
+  size_t elementSize = type == ElementType::F32 ? 4 : 2;
+  std::vector<float> values(bytes.size() / elementSize);
+  if (type == ElementType::F32) {
+    std::memcpy(values.data(), bytes.data(), bytes.size());
+    return values;
+  }
+  const auto *in = reinterpret_cast<const uint16_t *>(bytes.data());
+  for (size_t i = 0; i < values.size(); ++i)
+    values[i] =
+        type == ElementType::F16 ? halfToFloat(in[i]) : bfloat16ToFloat(in[i]);
+  return values;
 }
 
 } // namespace attn

@@ -488,4 +488,25 @@ Error writeNpy(StringRef path, const NpyArray &array) {
   return Error::success();
 }
 
+Error writeNpyFiles(ArrayRef<std::pair<std::string, NpyArray>> files) {
+  std::string suffix =
+      ".partial." + std::to_string(sys::Process::getProcessId());
+  auto removeAll = [&] {
+    for (const auto &file : files)
+      sys::fs::remove(file.first + suffix);
+  };
+  for (const auto &[path, array] : files)
+    if (Error e = writeNpy(path + suffix, array)) {
+      removeAll();
+      return e;
+    }
+  for (const auto &file : files)
+    if (std::error_code ec = sys::fs::rename(file.first + suffix, file.first)) {
+      removeAll();
+      return createStringError("cannot write '" + file.first +
+                               "': " + ec.message());
+    }
+  return Error::success();
+}
+
 } // namespace attn

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
@@ -192,16 +193,21 @@ Status verifyBundle(const Bundle &bundle) {
                                  "1 <= z <= 64 and x * y * z <= 1024, not [" +
                                      toString(block) + "]");
 
-  const struct {
-    const char *field;
-    const std::map<std::string, int64_t> &values;
-  } namedValues[] = {{"problem", metadata.problem},
-                     {"options", metadata.options}};
-  for (const auto &[field, values] : namedValues)
-    for (const auto &entry : values)
-      if (!isIdentifier(entry.first))
-        return invalidField(field, "has the key " + quote(entry.first) +
-                                       ", which is not a C identifier");
+  std::vector<std::pair<const char *, std::string>> keys;
+  for (const auto &[name, value] : metadata.problem)
+    keys.push_back({"problem", name});
+  for (const auto &[name, value] : metadata.options)
+    keys.push_back({"options", name});
+  for (const auto &[name, value] : metadata.semantics) {
+    keys.push_back({"semantics", name});
+    // JSON has no infinities or NaN.
+    if (!std::isfinite(value))
+      return invalidField("semantics." + name, "must be a finite number");
+  }
+  for (const auto &[field, key] : keys)
+    if (!isIdentifier(key))
+      return invalidField(field, "has the key " + quote(key) +
+                                     ", which is not a C identifier");
 
   std::set<std::string> argNames;
   for (size_t i = 0; i < metadata.args.size(); ++i) {
@@ -268,6 +274,9 @@ Json toJson(const BundleMetadata &metadata) {
   root["options"] = Json::object();
   for (const auto &[name, value] : metadata.options)
     root["options"][name] = value;
+  root["semantics"] = Json::object();
+  for (const auto &[name, value] : metadata.semantics)
+    root["semantics"][name] = value;
   root["compiler"]["name"] = metadata.compilerName;
   root["compiler"]["version"] = metadata.compilerVersion;
   root["created"] = metadata.created;
@@ -339,7 +348,13 @@ private:
   std::optional<int64_t> readInt64(const Field &field);
   unsigned readUnsigned(const Field &field);
   Dim3 readDim3(const Field &field);
-  std::map<std::string, int64_t> readIntegerMap(const Field &field);
+  std::optional<double> readNumber(const Field &field);
+  /// An object of values that `readValue` reads; `values` names them in the
+  /// error for anything else ("integers").
+  template <typename T>
+  std::map<std::string, T>
+  readMap(const Field &field, const char *values,
+          std::optional<T> (MetadataReader::*readValue)(const Field &));
   std::vector<int64_t> readShape(const Field &field);
   template <typename Enum, size_t N>
   Enum readEnum(const Field &field, const Spelling<Enum> (&spellings)[N]);
@@ -415,19 +430,30 @@ Dim3 MetadataReader::readDim3(const Field &field) {
   return {dims[0], dims[1], dims[2]};
 }
 
-std::map<std::string, int64_t>
-MetadataReader::readIntegerMap(const Field &field) {
-  std::map<std::string, int64_t> map;
+std::optional<double> MetadataReader::readNumber(const Field &field) {
+  if (!field.value)
+    return std::nullopt;
+  if (field.value->is_number())
+    return field.value->get<double>();
+  failType(field, "a number");
+  return std::nullopt;
+}
+
+template <typename T>
+std::map<std::string, T> MetadataReader::readMap(
+    const Field &field, const char *values,
+    std::optional<T> (MetadataReader::*readValue)(const Field &)) {
+  std::map<std::string, T> map;
   if (!field.value)
     return map;
   if (!field.value->is_object()) {
-    failType(field, "an object of integers");
+    failType(field, std::string("an object of ") + values);
     return map;
   }
   for (const auto &[key, value] : field.value->items())
-    if (std::optional<int64_t> integer =
-            readInt64({&value, field.path + "." + key}))
-      map[key] = *integer;
+    if (std::optional<T> read =
+            (this->*readValue)({&value, field.path + "." + key}))
+      map[key] = *read;
   return map;
 }
 
@@ -500,9 +526,14 @@ BundleMetadata MetadataReader::read(const Json &root) {
   metadata.launch.block = readDim3(member(root, "block"));
   metadata.launch.dynamicSharedMemory =
       readUnsigned(member(root, "dynamic_shared_memory"));
-  metadata.problem = readIntegerMap(member(root, "problem"));
+  metadata.problem =
+      readMap(member(root, "problem"), "integers", &MetadataReader::readInt64);
   metadata.args = readArgs(member(root, "args"));
-  metadata.options = readIntegerMap(member(root, "options"));
+  metadata.options =
+      readMap(member(root, "options"), "integers", &MetadataReader::readInt64);
+  if (root.contains("semantics"))
+    metadata.semantics = readMap(member(root, "semantics"), "numbers",
+                                 &MetadataReader::readNumber);
   Field compiler = member(root, "compiler");
   if (compiler.value) {
     metadata.compilerName =

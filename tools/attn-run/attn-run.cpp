@@ -21,9 +21,7 @@
 
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSwitch.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
-#include "llvm/Support/Process.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
@@ -237,39 +235,18 @@ Expected<HostInputs> loadInputs(const Options &o) {
   return in;
 }
 
-/// Writes O (and LSE) so that a failed run leaves no output: both go to
-/// temporary files first and are renamed into place once both exist.
+/// Writes O (and LSE); a failed run leaves no output.
 Error writeOutputs(const Options &o, const HostInputs &in,
                    const HostOutputs &out) {
   const AttentionProblem &p = in.problem;
   std::vector<int64_t> oShape = {p.q[0], p.q[1], p.q[2], p.v[3]};
-  std::string suffix = ".partial." + std::to_string(llvm::sys::Process::getProcessId());
-  llvm::SmallVector<std::pair<std::string, std::string>, 2> files = {
-      {o.out + suffix, o.out}};
+  std::vector<std::pair<std::string, NpyArray>> files = {
+      {o.out, NpyArray::fromFloat(oShape, out.o)}};
   if (!o.lse.empty())
-    files.push_back({o.lse + suffix, o.lse});
-  auto removeAll = [&] {
-    for (auto &[tmp, path] : files)
-      llvm::sys::fs::remove(tmp);
-  };
-  if (Error e = writeNpy(files[0].first, NpyArray::fromFloat(oShape, out.o))) {
-    removeAll();
-    return e;
-  }
-  if (!o.lse.empty())
-    if (Error e = writeNpy(
-            files[1].first,
-            NpyArray::fromFloat(llvm::ArrayRef(oShape).take_front(3), out.lse))) {
-      removeAll();
-      return e;
-    }
-  for (auto &[tmp, path] : files)
-    if (std::error_code ec = llvm::sys::fs::rename(tmp, path)) {
-      removeAll();
-      return llvm::createStringError("cannot write '" + path +
-                                     "': " + ec.message());
-    }
-  return Error::success();
+    files.push_back(
+        {o.lse,
+         NpyArray::fromFloat(llvm::ArrayRef(oShape).take_front(3), out.lse)});
+  return writeNpyFiles(files);
 }
 
 double millisecondsSince(std::chrono::steady_clock::time_point start) {
@@ -417,13 +394,7 @@ int main(int argc, char **argv) {
     Expected<CheckReport> report = checkOutputs(*inputs, *outputs);
     if (!report)
       return fail(llvm::toString(report.takeError()));
-    for (auto [name, c] : {std::pair<StringRef, ErrorCheck>{"O", report->o},
-                           {"LSE", report->lse}})
-      llvm::outs() << llvm::formatv(
-          "check {0}: max|out-ref| = {1:E2}, bound {2:E2} (2 x naive {3} "
-          "{4:E2} + floor {5:E0}): {6}\n",
-          name, c.maxErr, c.bound, toString(inputs->problem.dtype), c.naiveErr,
-          errorFloor(inputs->problem.dtype), c.ok ? "ok" : "FAILED");
+    llvm::outs() << formatCheckReport(*report, inputs->problem.dtype);
     if (!report->ok()) {
       llvm::errs() << "attn-run: check failed; no output written\n";
       return kExitCheckFailed;

@@ -10,48 +10,22 @@
 
 #include "gtest/gtest.h"
 
-#include <cstdio>
 #include <fstream>
-#include <sys/wait.h>
 #include <unistd.h>
 
 using namespace attn::rt;
+using attn::rt::test::contains;
 using attn::rt::test::makeTestBundle;
+using attn::rt::test::runCommand;
 using attn::rt::test::TempDir;
+using attn::rt::test::ToolRun;
 
 namespace {
-
-struct ToolRun {
-  int exitCode = -1;
-  std::string output; ///< stdout and stderr
-};
-
-/// Runs `command` through the shell.
-ToolRun runCommand(const std::string &command) {
-  ToolRun run;
-  FILE *pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) {
-    ADD_FAILURE() << "cannot run " << command;
-    return run;
-  }
-  char buffer[4096];
-  size_t count;
-  while ((count = fread(buffer, 1, sizeof(buffer), pipe)) > 0)
-    run.output.append(buffer, count);
-  int status = pclose(pipe);
-  if (WIFEXITED(status))
-    run.exitCode = WEXITSTATUS(status);
-  return run;
-}
 
 /// Runs `environment attn-bundle-info arguments`.
 ToolRun runTool(const std::string &arguments,
                 const std::string &environment = "") {
   return runCommand(environment + " '" + ATTN_BUNDLE_INFO + "' " + arguments);
-}
-
-bool contains(const std::string &text, const std::string &part) {
-  return text.find(part) != std::string::npos;
 }
 
 TEST(BundleInfoToolTest, PrintsTheMetadata) {
@@ -68,6 +42,7 @@ TEST(BundleInfoToolTest, PrintsTheMetadata) {
         "  problem                batch=2 head_dim=128 kv_heads=4 kv_len=1024 "
         "q_heads=16 q_len=1024\n",
         "  options                k_tile=64 q_tile=128 stages=2\n",
+        "  semantics              causal=2 scale=0.0883883476\n",
         "  cubin                  260 bytes\n",
         "  compiler               attn 0.1\n",
         "  created                2025-11-25T12:00:00Z\n",

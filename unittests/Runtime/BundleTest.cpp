@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <fstream>
 #include <functional>
 #include <sys/stat.h>
@@ -99,6 +100,7 @@ void expectSameBundle(const Bundle &a, const Bundle &b) {
     EXPECT_EQ(x.args[i].shape, y.args[i].shape);
   }
   EXPECT_EQ(x.options, y.options);
+  EXPECT_EQ(x.semantics, y.semantics);
   EXPECT_EQ(x.compilerName, y.compilerName);
   EXPECT_EQ(x.compilerVersion, y.compilerVersion);
   EXPECT_EQ(x.created, y.created);
@@ -140,10 +142,21 @@ TEST(BundleFormatTest, RoundTripsEmptyMapsAndArgumentLists) {
   Bundle bundle = makeTestBundle();
   bundle.metadata.problem.clear();
   bundle.metadata.options.clear();
+  bundle.metadata.semantics.clear();
   bundle.metadata.args.clear();
   Result<Bundle> parsed = parseBundle(serialize(bundle), "k.attnb");
   ASSERT_TRUE(parsed.ok()) << parsed.getMessage();
   expectSameBundle(bundle, *parsed);
+}
+
+TEST(BundleFormatTest, SemanticsAreOptional) {
+  Json metadata = testMetadata();
+  EXPECT_EQ(metadata["semantics"]["scale"], 0.08838834764831845);
+  metadata.erase("semantics");
+  Result<Bundle> parsed =
+      parseBundle(frame(metadata.dump(), testCubin()), "k.attnb");
+  ASSERT_TRUE(parsed.ok()) << parsed.getMessage();
+  EXPECT_TRUE(parsed->metadata.semantics.empty());
 }
 
 TEST(BundleFormatTest, IgnoresUnknownFields) {
@@ -341,6 +354,10 @@ TEST(BundleMetadataTest, WrongFieldTypes) {
        "metadata field 'args[5].shape' is only allowed for pointers"},
       {[](Json &m) { m["compiler"] = "attn"; },
        "metadata field 'compiler' must be an object"},
+      {[](Json &m) { m["semantics"] = Json::array(); },
+       "metadata field 'semantics' must be an object of numbers"},
+      {[](Json &m) { m["semantics"]["causal"] = "bottom-right"; },
+       "metadata field 'semantics.causal' must be a number"},
   });
 }
 
@@ -369,6 +386,9 @@ TEST(BundleMetadataTest, InvalidValues) {
        "metadata field 'block' must be"},
       {[](Json &m) { m["problem"]["head dim"] = 64; },
        "metadata field 'problem' has the key \"head dim\", which is not a C "
+       "identifier"},
+      {[](Json &m) { m["semantics"]["soft cap"] = 30; },
+       "metadata field 'semantics' has the key \"soft cap\", which is not a C "
        "identifier"},
       {[](Json &m) { m["args"][3]["name"] = "q"; },
        "metadata field 'args[3].name' repeats the argument name \"q\""},
@@ -401,6 +421,12 @@ TEST(BundleMetadataTest, WriterRejectsWhatTheReaderWould) {
   bundle = makeTestBundle();
   bundle.cubin.clear();
   EXPECT_FALSE(serializeBundle(bundle).ok()) << "an empty cubin";
+  bundle = makeTestBundle();
+  bundle.metadata.semantics["scale"] = std::nan("");
+  bytes = serializeBundle(bundle);
+  ASSERT_FALSE(bytes.ok());
+  EXPECT_EQ(bytes.getMessage(), "invalid bundle: metadata field "
+                                "'semantics.scale' must be a finite number");
 }
 
 //===----------------------------------------------------------------------===//

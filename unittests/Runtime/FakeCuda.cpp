@@ -239,6 +239,13 @@ int cuLaunchKernel(void *, unsigned gridX, unsigned gridY, unsigned gridZ,
   std::memcpy(state.block, block, sizeof(block));
   state.sharedMemory = sharedMemory;
   std::memcpy(&state.firstArgument, arguments[0], sizeof(state.firstArgument));
+  // A tool run in a child process has no fakeCudaState() to show the test.
+  if (const char *log = std::getenv("ATTN_FAKE_CUDA_LAUNCH_LOG"))
+    if (FILE *file = std::fopen(log, "a")) {
+      std::fprintf(file, "grid %u %u %u block %u %u %u shared %u\n", gridX,
+                   gridY, gridZ, blockX, blockY, blockZ, sharedMemory);
+      std::fclose(file);
+    }
   return kSuccess;
 }
 

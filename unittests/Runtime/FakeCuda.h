@@ -13,7 +13,10 @@
 //     code its cuGetErrorName does not know) unless both events were
 //     recorded. Like drivers before CUDA 12.8 it exports no
 //     cuEventElapsedTime_v2.
-// fakeCudaState() shows what the fake saw and sets what cuInit returns.
+// fakeCudaState() shows what the fake saw and sets what cuInit returns;
+// with $ATTN_FAKE_CUDA_LAUNCH_LOG set, each launch also appends a line
+// "grid X Y Z block X Y Z shared BYTES" to that file (for tools run in a
+// child process).
 //
 //===----------------------------------------------------------------------===//
 

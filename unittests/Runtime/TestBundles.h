@@ -1,5 +1,4 @@
-//===- TestBundles.h - Bundles and scratch directories for tests -*- C++
-//-*-===//
+//===- TestBundles.h - Bundles, scratch directories, tool runs --*- C++ -*-===//
 
 #ifndef ATTN_UNITTESTS_RUNTIME_TESTBUNDLES_H
 #define ATTN_UNITTESTS_RUNTIME_TESTBUNDLES_H
@@ -9,9 +8,11 @@
 #include "gtest/gtest.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <sys/wait.h>
 #include <vector>
 
 namespace attn::rt::test {
@@ -37,6 +38,7 @@ inline Bundle makeTestBundle() {
             {"scale", ArgKind::F32, ScalarType::F32, {}},
             {"kv_len_arg", ArgKind::I32, ScalarType::F32, {}}};
   m.options = {{"q_tile", 128}, {"k_tile", 64}, {"stages", 2}};
+  m.semantics = {{"scale", 0.08838834764831845}, {"causal", 2}};
   m.compilerName = "attn";
   m.compilerVersion = "0.1";
   m.created = "2025-11-25T12:00:00Z";
@@ -80,6 +82,33 @@ public:
 private:
   std::string path;
 };
+
+struct ToolRun {
+  int exitCode = -1;
+  std::string output; ///< stdout and stderr
+};
+
+/// Runs `command` through the shell, as a user would run a tool.
+inline ToolRun runCommand(const std::string &command) {
+  ToolRun run;
+  FILE *pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) {
+    ADD_FAILURE() << "cannot run " << command;
+    return run;
+  }
+  char buffer[4096];
+  size_t count;
+  while ((count = fread(buffer, 1, sizeof(buffer), pipe)) > 0)
+    run.output.append(buffer, count);
+  int status = pclose(pipe);
+  if (WIFEXITED(status))
+    run.exitCode = WEXITSTATUS(status);
+  return run;
+}
+
+inline bool contains(const std::string &text, const std::string &part) {
+  return text.find(part) != std::string::npos;
+}
 
 } // namespace attn::rt::test
 

@@ -31,13 +31,6 @@ struct HostOutputs {
   std::vector<float> lse; ///< [B, Hq, Sq]
 };
 
-/// Raw storage bytes of `values` in `type` (f16/bf16 as 16-bit patterns),
-/// and back.
-std::vector<uint8_t> toStorage(ElementType type,
-                               const std::vector<float> &values);
-std::vector<float> fromStorage(ElementType type,
-                               const std::vector<uint8_t> &bytes);
-
 /// The mask operand's storage bytes: one byte 0/1 per element for a Keep
 /// mask, `biasType` elements for a Bias; empty without a mask.
 std::vector<uint8_t> maskStorage(const HostInputs &inputs);
@@ -55,14 +48,6 @@ llvm::Expected<HostOutputs> runCpu(const CpuKernel &kernel,
 
 /// The fp64 reference on `inputs` (outputs rounded to f32).
 llvm::Expected<HostOutputs> runReference(const HostInputs &inputs);
-
-struct CheckReport {
-  ErrorCheck o, lse;
-  bool ok() const { return o.ok && lse.ok; }
-};
-
-/// Absolute error floor of the rule for a storage type.
-double errorFloor(ElementType type);
 
 /// Compares `outputs` with the fp64 reference and the naive same-precision
 /// implementation on the same inputs.

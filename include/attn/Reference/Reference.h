@@ -45,6 +45,7 @@
 #include "llvm/Support/Error.h"
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace attn {
@@ -127,6 +128,32 @@ struct ErrorCheck {
 ErrorCheck checkAgainstReference(llvm::ArrayRef<double> out,
                                  llvm::ArrayRef<double> ref,
                                  llvm::ArrayRef<double> naive, double floor);
+
+/// The rule on both outputs of one attention.
+struct CheckReport {
+  ErrorCheck o, lse;
+  bool ok() const { return o.ok && lse.ok; }
+};
+
+/// The report as the tools print it, one line per output:
+///   check O: max|out-ref| = 1.22E-04, bound 4.88E-04 (2 x naive f16
+///   1.94E-04 + floor 1E-04): ok
+/// (each on one line; FAILED instead of ok when the rule fails).
+std::string formatCheckReport(const CheckReport &report, ElementType t);
+
+/// Absolute error floor of the rule for a storage type: 1e-5 (f32), 1e-4
+/// (f16), 1e-3 (bf16).
+double errorFloor(ElementType type);
+
+/// Checks a kernel's outputs `o` [B, Hq, Sq, Dv] and `lse` [B, Hq, Sq],
+/// computed in storage type `t` from the given inputs, against
+/// referenceAttention with naiveAttention(t) setting the bound. Errors are
+/// those of referenceAttention (invalid shapes or config).
+llvm::Expected<CheckReport>
+checkAttention(ElementType t, const HostTensor &q, const HostTensor &k,
+               const HostTensor &v, const MaskOperand &mask,
+               const AttentionConfig &cfg, llvm::ArrayRef<double> o,
+               llvm::ArrayRef<double> lse);
 
 } // namespace attn
 

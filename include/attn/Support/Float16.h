@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 namespace attn {
 
@@ -46,6 +47,13 @@ llvm::StringRef toString(ElementType type);
 std::optional<ElementType> parseElementType(llvm::StringRef name);
 /// Rounds `value` to the precision of `type` (identity for F32).
 float roundTo(ElementType type, float value);
+
+/// Raw storage bytes of `values` in `type` (f16/bf16 as 16-bit patterns),
+/// and back.
+std::vector<uint8_t> toStorage(ElementType type,
+                               const std::vector<float> &values);
+std::vector<float> fromStorage(ElementType type,
+                               const std::vector<uint8_t> &bytes);
 
 } // namespace attn
 

@@ -23,6 +23,8 @@
 #include "llvm/Support/Error.h"
 
 #include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace attn {
@@ -69,6 +71,12 @@ llvm::Expected<NpyArray> readNpy(llvm::StringRef path);
 /// which is then renamed over `path`; on any failure the temporary is removed
 /// and `path` is left untouched.
 llvm::Error writeNpy(llvm::StringRef path, const NpyArray &array);
+/// Writes several arrays, each to its path, so that a failure while writing
+/// leaves every path untouched: all go to "<path>.partial.<pid>" first and
+/// are renamed into place once all are written (a tool's outputs appear
+/// together or not at all).
+llvm::Error
+writeNpyFiles(llvm::ArrayRef<std::pair<std::string, NpyArray>> files);
 
 } // namespace attn
 

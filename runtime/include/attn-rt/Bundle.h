@@ -33,9 +33,17 @@
 //       {"name": "scale", "kind": "f32"}
 //     ],
 //     "options": {"q_tile": 128, "k_tile": 64, "stages": 2},
+//     "semantics": {"scale": 0.125, "causal": 2,     what the kernel computes
+//                   "window_left": -1, ...},         beyond the shapes
 //     "compiler": {"name": "attn", "version": "0.1"},
 //     "created": "2025-11-25T12:00:00Z"
 //   }
+// "semantics" (numbers) is the one optional field: bundles written before
+// it existed have none. For attention it holds the resolved softmax "scale",
+// "causal" (0 none, 1 top-left, 2 bottom-right), "window_left" and
+// "window_right" (-1 unbounded) and "softcap" (0 none), with the meanings of
+// attn's reference (include/attn/Reference/Reference.h), so that a runner
+// can check a kernel's results without being told them again.
 // Names (kernel, arguments, problem sizes, options) are C identifiers;
 // other strings are non-empty printable ASCII.
 //
@@ -95,6 +103,9 @@ struct BundleMetadata {
   std::map<std::string, int64_t> problem;
   std::vector<KernelArg> args;
   std::map<std::string, int64_t> options; ///< tile sizes, stages, ...
+  /// What the kernel computes beyond the shapes (scale, masks); empty for
+  /// bundles written before the field existed.
+  std::map<std::string, double> semantics;
   std::string compilerName, compilerVersion;
   std::string created; ///< ISO 8601, UTC
 };

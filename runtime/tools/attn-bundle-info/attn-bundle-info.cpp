@@ -30,11 +30,19 @@ static void printRow(const char *label, const std::string &value) {
   std::printf("  %-22s %s\n", label, value.c_str());
 }
 
+static std::string formatValue(int64_t value) { return std::to_string(value); }
+static std::string formatValue(double value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.9g", value);
+  return text;
+}
+
 /// "batch=2 heads=16", or "(none)".
-static std::string formatNamedValues(const std::map<std::string, int64_t> &m) {
+template <typename T>
+static std::string formatNamedValues(const std::map<std::string, T> &m) {
   std::string text;
   for (const auto &[name, value] : m)
-    text += (text.empty() ? "" : " ") + name + "=" + std::to_string(value);
+    text += (text.empty() ? "" : " ") + name + "=" + formatValue(value);
   return text.empty() ? "(none)" : text;
 }
 
@@ -57,6 +65,7 @@ static void printBundle(const std::string &path, const Bundle &bundle) {
            formatBytes(metadata.launch.dynamicSharedMemory));
   printRow("problem", formatNamedValues(metadata.problem));
   printRow("options", formatNamedValues(metadata.options));
+  printRow("semantics", formatNamedValues(metadata.semantics));
   printRow("cubin", formatBytes(bundle.cubin.size()));
   printRow("compiler", metadata.compilerName + " " + metadata.compilerVersion);
   printRow("created", metadata.created);

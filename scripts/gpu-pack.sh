@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Packs what a GPU machine without LLVM/MLIR needs to test and time attn's
+# GPU kernels: bundles compiled here with attn-compile, the runtime-only
+# runner attn-bundle-run, bench/gpu/run_bundle.py and a driver script.
+#
+#   scripts/gpu-pack.sh [--chip CHIP] [--only PATTERN,...] OUTDIR
+#
+# Then, on the GPU machine: bash OUTDIR/run.sh (see bench/gpu/run-pack.sh).
+#
+# The bundles:
+#   sweep/  a covering sample of the numerical sweep (unittests/JIT/
+#           SweepTest.cpp): every head dim, sequence pair, head grouping and
+#           mask kind at least once; run.sh checks each against fp64.
+#   bench/  prefill shapes of 16k tokens x 16 heads (B·S = 16384 for S = 1k
+#           .. 16k), D = 64/128/256, causal and not, in bf16; run.sh times
+#           them.
+# Cases attn-compile refuses (e.g. a kernel that would spill) are reported,
+# listed in OUTDIR/skipped.txt and left out; they do not stop the pack.
+#
+# --chip (default sm_90a, the lent H100s; native: GPU 0 of this machine) is
+# the chip of every bundle.
+# --only keeps the cases whose names match one of the comma-separated shell
+# patterns (e.g. 'sweep_d64_*,bench_s1024_*'). The tools come from $ATTN_BIN
+# (default: build/bin of this checkout).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${ATTN_BIN:-$ROOT/build/bin}
+
+usage() {
+  echo "usage: gpu-pack.sh [--chip CHIP] [--only PATTERN,...] OUTDIR" >&2
+  exit 2
+}
+CHIP=sm_90a
+ONLY="*"
+OUT=
+while (($#)); do
+  case $1 in
+  --chip) CHIP=${2:?--chip expects a chip}; shift 2 ;;
+  --only) ONLY=${2:?--only expects patterns}; shift 2 ;;
+  -*) usage ;;
+  *) [[ -z $OUT ]] || usage; OUT=$1; shift ;;
+  esac
+done
+[[ -n $OUT ]] || usage
+for tool in attn-compile attn-bundle-run attn-bundle-info; do
+  [[ -x $BIN/$tool ]] || { echo "gpu-pack: error: no $BIN/$tool (build it, or set ATTN_BIN)" >&2; exit 2; }
+done
+if [[ $CHIP == native ]]; then
+  CHIP=$("$BIN/attn-bundle-info" --devices | sed -n 's/^  chip *//p' | head -n 1)
+  [[ -n $CHIP ]] || { echo "gpu-pack: error: --chip native: no GPU visible" >&2; exit 2; }
+fi
+
+# name | B,Hq,Hkv,Sq,Sk,D,Dv | attn-compile flags | dtype (default f16)
+SWEEP=(
+  "sweep_d64_1x1_mha1|2,1,1,1,1,64,64|"
+  "sweep_d96_1x147_gqa8x2_causal_br|2,8,2,1,147,96,96|--causal bottom-right"
+  "sweep_d128_113x203_mqa6_causal_tl|1,6,1,113,203,128,128|--causal top-left"
+  "sweep_d59_127x513_mha1_window|1,1,1,127,513,59,59|--window 64,0"
+  "sweep_d64_1023x1024_gqa8x2_causal_br|1,8,2,1023,1024,64,64|--causal bottom-right"
+  "sweep_d128_1024x1023_mqa6|1,6,1,1024,1023,128,128|"
+  "sweep_d59_239x1_gqa8x2_causal_tl|2,8,2,239,1,59,59|--causal top-left"
+  "sweep_d96_1024x1023_mha1_causal_tl|1,1,1,1024,1023,96,96|--causal top-left"
+  "sweep_d128_127x513_gqa8x2_window_both|1,8,2,127,513,128,128|--window 32,32"
+  "sweep_d64_239x1_mqa6_window_rows_masked|1,6,1,239,1,64,64|--window -1,0"
+  "sweep_d59_1x147_mqa6|2,6,1,1,147,59,59|"
+  "sweep_d96_113x203_mha1_causal_br_window|1,1,1,113,203,96,96|--causal bottom-right --window 40,-1"
+  "sweep_d128x96_127x513_gqa8x2_causal_br|1,8,2,127,513,128,96|--causal bottom-right"
+  "sweep_d256_113x203_gqa8x2_causal_br|1,8,2,113,203,256,256|--causal bottom-right"
+  "sweep_d256_1023x1024_mha1|1,1,1,1023,1024,256,256|"
+  "sweep_bf16_d64_1023x1024_gqa8x2_causal_br|1,8,2,1023,1024,64,64|--causal bottom-right|bf16"
+  "sweep_bf16_d128_113x203_mqa6_window|1,6,1,113,203,128,128|--window 48,16|bf16"
+  "sweep_bf16_d256_127x513_mha1|1,1,1,127,513,256,256||bf16"
+  "sweep_d59_113x203_gqa8x2_keep|1,8,2,113,203,59,59|--mask keep --mask-shape 1,1,113,203"
+  "sweep_bf16_d128_127x513_mha1_bias_softcap|2,4,4,127,513,128,128|--mask f32 --mask-shape 2,1,127,513 --softcap 30|bf16"
+  "sweep_d96_1024x1023_gqa8x2_causal_tl_bias_f16|1,8,2,1024,1023,96,96|--causal top-left --mask f16|f16"
+)
+BENCH=()
+for s in 1024 2048 4096 8192 16384; do
+  for d in 64 128 256; do
+    for causal in "" "--causal bottom-right"; do
+      BENCH+=("bench_s${s}_b$((16384 / s))_h16_d${d}${causal:+_causal}|$((16384 / s)),16,16,$s,$s,$d,$d|$causal")
+    done
+  done
+done
+
+selected() {
+  local pattern
+  IFS=, read -ra patterns <<<"$ONLY"
+  for pattern in "${patterns[@]}"; do
+    # shellcheck disable=SC2053 # a pattern, on purpose
+    [[ $1 == $pattern ]] && return 0
+  done
+  return 1
+}
+
+# A pack is made afresh: no bundle of an earlier one stays behind.
+rm -rf "$OUT/sweep" "$OUT/bench"
+mkdir -p "$OUT/sweep" "$OUT/bench"
+: >"$OUT/skipped.txt"
+declare -A packed=([sweep]=0 [bench]=0)
+skipped=0
+# One bundle: DIR/NAME.attnb.
+pack() {
+  local dir=$1 name=$2 shape=$3 flags=$4 dtype=$5 error=
+  # shellcheck disable=SC2086 # flags are words
+  if error=$("$BIN/attn-compile" --shape "$shape" --dtype "$dtype" $flags \
+    --chip "$CHIP" --out "$OUT/$dir/$name.attnb" 2>&1 >/dev/null); then
+    echo "packed $dir/$name.attnb ($dtype)"
+    packed[$dir]=$((packed[$dir] + 1))
+    return
+  fi
+  echo "skipped $name: $error" | tee -a "$OUT/skipped.txt"
+  skipped=$((skipped + 1))
+}
+for case in "${SWEEP[@]}"; do
+  IFS='|' read -r name shape flags dtype <<<"$case"
+  if selected "$name"; then pack sweep "$name" "$shape" "$flags" "${dtype:-f16}"; fi
+done
+for case in "${BENCH[@]}"; do
+  IFS='|' read -r name shape flags <<<"$case"
+  if selected "$name"; then pack bench "$name" "$shape" "$flags" bf16; fi
+done
+
+cp "$BIN/attn-bundle-run" "$ROOT/bench/gpu/run_bundle.py" "$OUT/"
+cp "$ROOT/bench/gpu/run-pack.sh" "$OUT/run.sh"
+echo "gpu-pack: $OUT ($(du -sh "$OUT" | cut -f1)): ${packed[sweep]} sweep and" \
+  "${packed[bench]} bench bundles for $CHIP, $skipped skipped; run: bash $OUT/run.sh"

@@ -162,6 +162,21 @@ Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &p,
 }
 
 
+Expected<std::pair<const rt::Driver *, rt::DeviceInfo>> findFirstGpu() {
+  rt::Result<const rt::Driver *> driver = rt::Driver::get();
+  if (!driver.ok())
+    return llvm::createStringError(driver.getStatus().getMessage());
+  rt::Result<int> count = (*driver)->getDeviceCount();
+  if (!count.ok())
+    return llvm::createStringError(count.getStatus().getMessage());
+  if (*count == 0)
+    return llvm::createStringError("the NVIDIA driver sees no GPU");
+  rt::Result<rt::DeviceInfo> info = (*driver)->getDeviceInfo(0);
+  if (!info.ok())
+    return llvm::createStringError(info.getStatus().getMessage());
+  return std::make_pair(*driver, *info);
+}
+
 bool isGpuSupported(const AttentionProblem &p, std::string &reason) {
   if (p.dtype == ElementType::F32)
     reason = "tensor-core kernels take f16 or bf16 (got f32)";

@@ -261,22 +261,14 @@ double millisecondsSince(std::chrono::steady_clock::time_point start) {
 /// problem the GPU backend does not support yet).
 Expected<std::pair<const rt::Driver *, rt::DeviceInfo>>
 findGpu(const AttentionProblem &problem) {
-  rt::Result<const rt::Driver *> driver = rt::Driver::get();
-  if (!driver.ok())
-    return llvm::createStringError(driver.getStatus().getMessage());
-  rt::Result<int> count = (*driver)->getDeviceCount();
-  if (!count.ok())
-    return llvm::createStringError(count.getStatus().getMessage());
-  if (*count == 0)
-    return llvm::createStringError("the NVIDIA driver sees no GPU");
-  rt::Result<rt::DeviceInfo> info = (*driver)->getDeviceInfo(0);
-  if (!info.ok())
-    return llvm::createStringError(info.getStatus().getMessage());
+  auto gpu = findFirstGpu();
+  if (!gpu)
+    return gpu.takeError();
   std::string reason;
   if (!isGpuSupported(problem, reason))
     return llvm::createStringError(
         "the GPU backend does not support this problem yet: " + reason);
-  return std::make_pair(*driver, *info);
+  return gpu;
 }
 
 /// Compiles the problem for the GPU and runs it through the runtime.

@@ -16,6 +16,10 @@
 
 namespace attn {
 
+/// The driver and device 0, or why there is none (no driver, the driver
+/// sees no GPU), as one line.
+llvm::Expected<std::pair<const rt::Driver *, rt::DeviceInfo>> findFirstGpu();
+
 /// Whether the GPU backend supports `problem` yet; `reason` says why not.
 bool isGpuSupported(const AttentionProblem &problem, std::string &reason);
 

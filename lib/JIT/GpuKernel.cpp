@@ -177,9 +177,16 @@ Expected<std::pair<const rt::Driver *, rt::DeviceInfo>> findFirstGpu() {
   return std::make_pair(*driver, *info);
 }
 
+/// CUDA's limit on gridDim.y and gridDim.z.
+constexpr int64_t kMaxGridYZ = 65535;
+
 bool isGpuSupported(const AttentionProblem &p, std::string &reason) {
   if (p.dtype == ElementType::F32)
     reason = "tensor-core kernels take f16 or bf16 (got f32)";
+  else if (p.q[1] > kMaxGridYZ || p.q[0] > kMaxGridYZ)
+    reason = "the launch grid is (query tiles, Hq, B) and CUDA limits y and z "
+             "to 65535 (Hq = " + std::to_string(p.q[1]) + ", B = " +
+             std::to_string(p.q[0]) + ")";
   else if (p.dynamicLengths)
     reason = "kernels are compiled for static shapes";
   else

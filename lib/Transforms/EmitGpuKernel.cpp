@@ -277,9 +277,10 @@ void KernelEmitter::loadTile(Value global, Value base, Value row0,
                              Value rowsValid, int64_t rowLen, Value smem,
                              Value row0S, int64_t tileRows, int64_t cols) {
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
-  // 16-byte copies: global addresses stay 16-byte aligned (bases and rows
-  // are multiples of 8 elements); zero fill outside the tile (source size
-  // 0, from a valid address).
+  // 16-byte copies (cp.async.cg: the tiles are read once per CTA, L2 is
+  // where K/V are shared between CTAs): global addresses stay 16-byte
+  // aligned (bases and rows are multiples of 8 elements); zero fill outside
+  // the tile (source size 0, from a valid address).
   int64_t vec = rowLen % 8 == 0 ? 8 : 1;
   int64_t chunks = cols / vec;
   Value zero;
@@ -301,7 +302,7 @@ void KernelEmitter::loadTile(Value global, Value base, Value row0,
       nvgpu::DeviceAsyncCopyOp::create(
           b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), smem,
           ValueRange{rS, c}, global, ValueRange{safe}, b.getIndexAttr(8),
-          count, /*bypassL1=*/UnitAttr());
+          count, /*bypassL1=*/b.getUnitAttr());
       return;
     }
     Value x = memref::LoadOp::create(b, global, safe);
@@ -425,7 +426,8 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
 
   // The mask operand, dense with its broadcast shape: element (row, key)
   // at rowBase(row) + key·strideK, where a size-1 dim has stride 0 and a
-  // full one the product of the (actual) sizes after it.
+  // full one the product of the (actual) sizes after it. A dynamic mask dim
+  // is the full size (the ABI passes no mask sizes).
   Value maskStrideK;
   SmallVector<Value> rowOf = {add(warpRow, g), add(add(warpRow, g), idx(8))};
   SmallVector<Value> maskRowBase;
@@ -718,14 +720,14 @@ struct AttnEmitGpuKernelPass
                          << "' (known: " << known << ")";
       return signalPassFailure();
     }
-    if (blockN != 0 && (blockN % 16 != 0 || blockN > 128)) {
+    if (blockN < 0 || (blockN != 0 && (blockN % 16 != 0 || blockN > 128))) {
       module.emitError() << "block-n must be a multiple "
-                         << "of 16 in [16, 128], got " << blockN;
+                         << "of 16 in [16, 128], got " << int64_t(blockN);
       return signalPassFailure();
     }
     if (stages < 0 || stages > 4) {
       module.emitError() << "stages must be in [1, 4] "
-                         << "(0 = the chip's default), got " << stages;
+                         << "(0 = the chip's default), got " << int64_t(stages);
       return signalPassFailure();
     }
     SmallVector<func::FuncOp> funcs;

@@ -29,8 +29,9 @@
 // CHECK-DAG:   mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
 // CHECK-DAG:   shfl.sync.bfly.b32
 // CHECK-DAG:   bar.sync
-// 16-byte asynchronous copies, zero-filled outside the problem (src size).
-// CHECK-DAG:   cp.async.ca.shared.global [%{{.+}}], [%{{.+}}], 16, %r{{[0-9]+}};
+// 16-byte asynchronous copies past L1 (.cg), zero-filled outside the
+// problem (src size).
+// CHECK-DAG:   cp.async.cg.shared.global [%{{.+}}], [%{{.+}}], 16, %r{{[0-9]+}};
 // Two stages (the table for D = 128): one group may stay in flight.
 // CHECK-DAG:   cp.async.wait_group 1;
 // O leaves as 32-bit pairs of halves.

@@ -30,7 +30,7 @@
 // Prologue: the Q tile by 16-byte cp.async copies (8 halves, 0 outside Sq)
 // in its own group, then key tiles kLo and kLo + 1 (stages − 1 of them), one
 // group each, issued only inside the band.
-// CHECK:           nvgpu.device_async_copy %{{.+}}[%{{.+}}], %[[QS]][%{{.+}}, %{{.+}}], 8, %{{.+}} : memref<?xf16> to memref<64x72xf16, #gpu.address_space<workgroup>>
+// CHECK:           nvgpu.device_async_copy %{{.+}}[%{{.+}}], %[[QS]][%{{.+}}, %{{.+}}], 8, %{{.+}} {bypassL1} : memref<?xf16> to memref<64x72xf16, #gpu.address_space<workgroup>>
 // CHECK:           nvvm.cp.async.commit.group
 // CHECK:           scf.if
 // CHECK:             nvgpu.device_async_copy {{.*}}, %[[KS]]
@@ -168,6 +168,16 @@ func.func @bias_odd_dv(%q: tensor<1x4x?x64xf16>, %k: tensor<1x4x?x64xf16>, %v: t
 }
 
 // -----
+
+// Bad options: one error each, no kernel.
+// RUN: not attn-opt %s -attn-emit-gpu-kernel='block-n=-16' 2>&1 | FileCheck %s --check-prefix=BADN
+// BADN: error: block-n must be a multiple of 16 in [16, 128], got -16
+// RUN: not attn-opt %s -attn-emit-gpu-kernel='block-n=24' 2>&1 | FileCheck %s --check-prefix=BADN24
+// BADN24: error: block-n must be a multiple of 16 in [16, 128], got 24
+// RUN: not attn-opt %s -attn-emit-gpu-kernel='stages=5' 2>&1 | FileCheck %s --check-prefix=BADSTAGES
+// BADSTAGES: error: stages must be in [1, 4] (0 = the chip's default), got 5
+// RUN: not attn-opt %s -attn-emit-gpu-kernel='chip=sm_75' 2>&1 | FileCheck %s --check-prefix=BADCHIP
+// BADCHIP: error: unknown chip 'sm_75' (known: sm_80, sm_86, sm_89, sm_90, sm_90a)
 
 // f32 has no tensor-core path: a clear error, no kernel.
 func.func @f32_rejected(%q: tensor<1x8x16x64xf32>, %k: tensor<1x8x16x64xf32>, %v: tensor<1x8x16x64xf32>) -> (tensor<1x8x16x64xf32>, tensor<1x8x16xf32>) {

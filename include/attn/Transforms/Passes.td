@@ -34,7 +34,8 @@ def AttnEmitGpuKernel : Pass<"attn-emit-gpu-kernel", "::mlir::ModuleOp"> {
 
     Kernel ABI: `(Q, K, V, [mask], O, LSE: !llvm.ptr, Sq, Sk: i64)` on dense
     `[B, H, S, D]` buffers (LSE f32; the mask dense in its own broadcast
-    shape, one byte 0/1 per element for i1), grid `(ceil(Sq/64), Hq, B)`,
+    shape, one byte 0/1 per element for i1; a dynamic mask dim is taken to be
+    the full size), grid `(ceil(Sq/64), Hq, B)`,
     128 threads, dynamic shared memory `attn.dynamic_shared_memory` bytes.
     The kernel also carries `attn.query_tile_rows` (the grid's x divisor),
     `attn.key_tile_cols` and `attn.stages`.

@@ -45,8 +45,8 @@ std::string utcNow() {
 } // namespace
 
 Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &p,
-                                     llvm::StringRef chip, int64_t blockN,
-                                     int64_t stages) {
+                                     llvm::StringRef chip,
+                                     const GpuTileOptions &tiles) {
   std::string reason;
   if (!isGpuSupported(p, reason))
     return llvm::createStringError("the GPU backend does not support this problem yet: " + reason);
@@ -62,8 +62,9 @@ Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &p,
   mlir::PassManager emit(ctx.get());
   mlir::attn::AttnEmitGpuKernelOptions emitOptions;
   emitOptions.chip = chip.str();
-  emitOptions.blockN = blockN;
-  emitOptions.stages = stages;
+  emitOptions.blockM = tiles.blockM;
+  emitOptions.blockN = tiles.blockN;
+  emitOptions.stages = tiles.stages;
   emit.addPass(mlir::attn::createAttnEmitGpuKernel(emitOptions));
   if (mlir::failed(emit.run(*module)))
     return diags.takeError("attn-emit-gpu-kernel failed");

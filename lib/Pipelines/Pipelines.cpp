@@ -62,6 +62,7 @@ void mlir::attn::buildLowerToPtxPipeline(OpPassManager &pm,
                                          const PtxPipelineOptions &options) {
   AttnEmitGpuKernelOptions emit;
   emit.chip = options.chip;
+  emit.blockM = options.blockM;
   emit.blockN = options.blockN;
   emit.stages = options.stages;
   pm.addPass(createAttnEmitGpuKernel(emit));

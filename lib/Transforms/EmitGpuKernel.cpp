@@ -5,10 +5,12 @@
 // `gpu.module`, written as FlashAttention-2's forward pass on sm_80-class
 // tensor cores:
 //
-//   grid (ceil(Sq / 64), Hq, B), 4 warps; warp w owns query rows 16w..16w+15;
-//   key tiles of BN keys (the per-chip table below, or the pass options)
+//   grid (ceil(Sq / BM), Hq, B), 4 warps; warp w owns the BM/4 query rows
+//   from BM/4·w (one or two 16-row MMA tiles); key tiles of BN keys (the
+//   per-chip table below, or the pass options)
 //   1. Q tile → shared memory → ldmatrix.x4 fragments kept in registers
-//      (reloaded from shared memory per key tile when D > 128)
+//      (reloaded from shared memory per key tile when they would take more
+//      than 32 registers: D > 128, or D > 64 with two m-tiles per warp)
 //   2. for each key tile of the causal/window band (the same KeyBand as the
 //      CPU tiling), with K and V tiles arriving through a `stages`-deep ring
 //      of shared-memory buffers filled by cp.async (tile j + stages − 1 is
@@ -19,7 +21,8 @@
 //        tiles), row max / sum on the accumulator fragments with shuffles
 //        inside each quad, P = exp2((S − m)·log2e),
 //        O = α·O + P·V with P's accumulators repacked as A fragments
-//        (P never leaves registers; V fragments by ldmatrix.x2.trans)
+//        (P never leaves registers; V fragments by ldmatrix.x2.trans; each K
+//        and V fragment serves every m-tile of the warp)
 //   3. O / l and LSE = m + ln l, stored with row/column predication, O as
 //      32-bit pairs when Dv is even.
 //
@@ -54,7 +57,9 @@ using namespace mlir::attn;
 
 namespace {
 
-constexpr int64_t kRowsPerWarp = 16, kWarps = 4, kBlockM = 64;
+/// 4 warps per CTA; each owns `mTiles` consecutive 16-row MMA tiles of the
+/// query tile (block-m = 64·mTiles rows).
+constexpr int64_t kWarps = 4;
 
 /// Shared-memory rows are padded by 8 halves (16 bytes): with a row stride
 /// that is an odd number of 16-byte chunks modulo 8, the 8 row addresses of
@@ -89,22 +94,23 @@ const ChipInfo *lookupChip(StringRef name) {
 /// padded head dims. 64-key tiles while the O accumulators (Dv/8 fragments
 /// of 4 registers) leave room for S and P; 32 beyond D = 128.
 struct TileConfig {
-  int64_t blockN, stages;
+  int64_t blockM, blockN, stages;
 };
 TileConfig defaultTiles(const ChipInfo &chip, int64_t dp, int64_t dvp) {
   int64_t widest = std::max(dp, dvp);
   if (widest <= 64)
-    return {64, chip.smallHeadStages};
+    return {64, 64, chip.smallHeadStages};
   if (widest <= 128)
-    return {64, 2};
-  return {32, 2};
+    return {64, 64, 2};
+  return {64, 32, 2};
 }
 
 class KernelEmitter {
 public:
   KernelEmitter(ImplicitLocOpBuilder &b, AttentionOp op, TileConfig tiles)
       : b(b), op(op), et(op.getQuery().getType().getElementType()),
-        blockN(tiles.blockN), stages(tiles.stages) {
+        blockM(tiles.blockM), blockN(tiles.blockN), stages(tiles.stages),
+        mTiles(tiles.blockM / (16 * kWarps)) {
     ArrayRef<int64_t> qs = op.getQuery().getType().getShape();
     hq = qs[1];
     d = qs[3];
@@ -114,18 +120,19 @@ public:
     dvp = roundUp(dv, 16);
   }
 
-  /// Q fragments stay in registers up to this padded head dim; above it
-  /// (D = 256) they would not fit next to the O accumulators, so Q keeps its
-  /// own shared-memory tile and its fragments are reloaded per key tile.
+  /// Q fragments stay in registers while a warp's take at most 32 registers
+  /// per thread (D ≤ 128 with one m-tile, D ≤ 64 with two); beyond that they
+  /// would not fit next to the O accumulators, so Q keeps its own
+  /// shared-memory tile and its fragments are reloaded per key tile.
   static constexpr int64_t kMaxQInRegisters = 128;
-  bool qInRegisters() const { return dp <= kMaxQInRegisters; }
+  bool qInRegisters() const { return dp * mTiles <= kMaxQInRegisters; }
 
   /// Rows of the K ring: `stages` tiles; when Q lives in registers it is
   /// staged once in the last stage's buffer (not yet in use then), which is
-  /// lengthened to the 64 rows of the Q tile if needed.
+  /// lengthened to the rows of the Q tile if needed.
   int64_t keyRingRows() const {
     int64_t rows = stages * blockN;
-    return qInRegisters() ? std::max(rows, (stages - 1) * blockN + kBlockM)
+    return qInRegisters() ? std::max(rows, (stages - 1) * blockN + blockM)
                           : rows;
   }
 
@@ -134,7 +141,7 @@ public:
   int64_t sharedBytes() const {
     int64_t elems = keyRingRows() * (dp + kRowPad) +
                     stages * blockN * (dvp + kRowPad) +
-                    (qInRegisters() ? 0 : kBlockM * (dp + kRowPad));
+                    (qInRegisters() ? 0 : blockM * (dp + kRowPad));
     return elems * et.getIntOrFloatBitWidth() / 8;
   }
 
@@ -239,7 +246,7 @@ private:
   ImplicitLocOpBuilder &b;
   AttentionOp op;
   Type et;
-  int64_t hq, hkv, d, dv, dp, dvp, blockN, stages;
+  int64_t hq, hkv, d, dv, dp, dvp, blockM, blockN, stages, mTiles;
 };
 
 Value KernelEmitter::mma(Value a, Value bFrag, Value c) {
@@ -341,7 +348,10 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
   Value negInf = f32(-std::numeric_limits<double>::infinity());
   Value zeroF = f32(0.0);
 
-  // Work item and lane coordinates.
+  // Work item and lane coordinates. Warp w owns query rows
+  // q0 + 16·mTiles·w + [0, 16·mTiles): m-tile mt is the 16 rows at
+  // 16·mt; a thread holds rows g and g + 8 of each m-tile (its rows
+  // r = 2·mt + i, i ∈ {0, 1}).
   Value qt = gpu::BlockIdOp::create(b, gpu::Dimension::x);
   Value h = gpu::BlockIdOp::create(b, gpu::Dimension::y);
   Value bIdx = gpu::BlockIdOp::create(b, gpu::Dimension::z);
@@ -351,8 +361,13 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
   Value g = arith::DivUIOp::create(b, lane, idx(4));
   Value t = arith::RemUIOp::create(b, lane, idx(4));
   Value hk = arith::DivUIOp::create(b, h, idx(hq / hkv));
-  Value q0 = mul(qt, idx(kBlockM));
-  Value warpRow = add(q0, mul(warp, idx(kRowsPerWarp)));
+  Value q0 = mul(qt, idx(blockM));
+  Value warpRow0 = mul(warp, idx(16 * mTiles)); // within the query tile
+  Value warpRow = add(q0, warpRow0);
+  int64_t rowsPerThread = 2 * mTiles;
+  SmallVector<Value> rowOf;
+  for (int64_t r = 0; r < rowsPerThread; ++r)
+    rowOf.push_back(add(add(warpRow, g), idx(8 * r)));
 
   // Dense [B, H, S, D] bases.
   Value qBase = mul(mul(add(mul(bIdx, idx(hq)), h), sq), idx(d));
@@ -362,11 +377,11 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
 
   // Shared memory: the K ring (whose last stage also stages Q once when Q
   // lives in registers), the V ring, and Q's own tile otherwise.
-  auto ws = gpu::AddressSpaceAttr::get(b.getContext(),
-                                       gpu::AddressSpace::Workgroup);
   Value smem = gpu::DynamicSharedMemoryOp::create(
       b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
-                         MemRefLayoutAttrInterface(), ws));
+                         MemRefLayoutAttrInterface(),
+                         gpu::AddressSpaceAttr::get(
+                             b.getContext(), gpu::AddressSpace::Workgroup)));
   int64_t bytes = et.getIntOrFloatBitWidth() / 8;
   int64_t kRing = keyRingRows() * (dp + kRowPad) * bytes;
   int64_t vRing = stages * blockN * (dvp + kRowPad) * bytes;
@@ -375,15 +390,15 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
   Value qS = qInRegisters()
                  ? workgroupView(smem,
                                  (stages - 1) * blockN * (dp + kRowPad) * bytes,
-                                 kBlockM, dp + kRowPad)
-                 : workgroupView(smem, kRing + vRing, kBlockM, dp + kRowPad);
+                                 blockM, dp + kRowPad)
+                 : workgroupView(smem, kRing + vRing, blockM, dp + kRowPad);
 
   // 1. The Q tile, then the first stages − 1 key tiles of the band, each
   //    its own cp.async group.
   Value rowsQ = arith::SubIOp::create(b, sq, q0);
   KeyBand band = KeyBand::build(b, b.getLoc(), op.getCausalAttr(),
                                 op.getWindowAttr(), sq, sk);
-  Value rows = minIdx(idx(kBlockM), rowsQ);
+  Value rows = minIdx(idx(blockM), rowsQ);
   Value qLast = arith::SubIOp::create(b, add(q0, rows), idx(1));
   auto [kLo, kHi] =
       band.keyTileRange(b, b.getLoc(), q0, qLast, sk, idx(blockN));
@@ -395,7 +410,7 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
     loadTile(v, vBase, k0, keysLeft, dv, vS, row0S, blockN, dvp);
   };
   auto commit = [&]() { NVVM::CpAsyncCommitGroupOp::create(b, b.getLoc()); };
-  loadTile(q, qBase, q0, rowsQ, d, qS, idx(0), kBlockM, dp);
+  loadTile(q, qBase, q0, rowsQ, d, qS, idx(0), blockM, dp);
   commit();
   for (int64_t s = 0; s + 1 < stages; ++s) {
     Value tile = add(kLo, idx(s));
@@ -407,19 +422,21 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
   NVVM::CpAsyncWaitGroupOp::create(b, b.getLoc(), stages - 1);
   gpu::BarrierOp::create(b);
 
-  // Q fragments: rows 16w + lane%16, k columns 16kk + 8·(lane/16).
-  Value qRow = add(mul(warp, idx(kRowsPerWarp)),
-                   arith::RemUIOp::create(b, lane, idx(16)));
+  // Q fragments of m-tile mt: rows 16·mTiles·w + 16mt + lane%16, k columns
+  // 16kk + 8·(lane/16).
+  Value qRow = add(warpRow0, arith::RemUIOp::create(b, lane, idx(16)));
   Value qColOff = mul(arith::DivUIOp::create(b, lane, idx(16)), idx(8));
-  auto loadQFragment = [&](int64_t kk) -> Value {
+  auto loadQFragment = [&](int64_t mt, int64_t kk) -> Value {
     return nvgpu::LdMatrixOp::create(
-        b, fragA, qS, ValueRange{qRow, add(idx(16 * kk), qColOff)},
+        b, fragA, qS,
+        ValueRange{add(qRow, idx(16 * mt)), add(idx(16 * kk), qColOff)},
         /*transpose=*/false, /*numTiles=*/4);
   };
-  SmallVector<Value> qFrag;
+  SmallVector<SmallVector<Value>> qFrag(mTiles);
   if (qInRegisters()) {
-    for (int64_t kk = 0; kk < dp / 16; ++kk)
-      qFrag.push_back(loadQFragment(kk));
+    for (int64_t mt = 0; mt < mTiles; ++mt)
+      for (int64_t kk = 0; kk < dp / 16; ++kk)
+        qFrag[mt].push_back(loadQFragment(mt, kk));
     // Q's buffer is the last stage's, refilled by the first iteration.
     gpu::BarrierOp::create(b);
   }
@@ -429,7 +446,6 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
   // full one the product of the (actual) sizes after it. A dynamic mask dim
   // is the full size (the ABI passes no mask sizes).
   Value maskStrideK;
-  SmallVector<Value> rowOf = {add(warpRow, g), add(add(warpRow, g), idx(8))};
   SmallVector<Value> maskRowBase;
   if (hasMask) {
     ArrayRef<int64_t> ms = op.getMask().getType().getShape();
@@ -452,12 +468,14 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
               mul(minIdx(row, lastRow), strides[2])));
   }
 
-  // Loop-carried state: m and l of rows g and g+8, and the O accumulators.
-  int64_t oTiles = dvp / 8;
-  SmallVector<Value> init = {negInf, negInf, zeroF, zeroF};
+  // Loop-carried state: m of the thread's rows, then their l, then the O
+  // accumulators of m-tile 0, 1, ...
+  int64_t oTiles = dvp / 8, nTiles = blockN / 8;
+  SmallVector<Value> init(rowsPerThread, negInf);
+  init.append(rowsPerThread, zeroF);
   Value zeroAcc = arith::ConstantOp::create(
       b, DenseElementsAttr::get(acc, b.getF32FloatAttr(0.0)));
-  init.append(oTiles, zeroAcc);
+  init.append(mTiles * oTiles, zeroAcc);
   double scale = op.getEffectiveScale();
   std::optional<double> softcap;
   if (FloatAttr c = op.getSoftcapAttr())
@@ -469,6 +487,9 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
       [&](OpBuilder &fb, Location, Value kt, ValueRange state) {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPoint(fb.getInsertionBlock(), fb.getInsertionPoint());
+        ValueRange mOld = state.take_front(rowsPerThread);
+        ValueRange lOld = state.slice(rowsPerThread, rowsPerThread);
+        ValueRange oOld = state.drop_front(2 * rowsPerThread);
         Value k0 = mul(kt, idx(blockN));
         Value step = arith::SubIOp::create(b, kt, kLo);
         Value stage = arith::RemUIOp::create(b, step, idx(stages));
@@ -486,65 +507,70 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
         NVVM::CpAsyncWaitGroupOp::create(b, b.getLoc(), stages - 1);
         gpu::BarrierOp::create(b);
 
-        // 2b. S = Q·Kᵀ: BN/8 n-tiles of 8 keys; K fragment rows nt·8 +
-        //     lane%8, columns 16kk + 8·((lane/8)%2). k steps outermost: a
-        //     reloaded Q fragment (D = 256) is live for one step only.
+        // 2b. S = Q·Kᵀ: BN/8 n-tiles of 8 keys per m-tile; K fragment rows
+        //     nt·8 + lane%8, columns 16kk + 8·((lane/8)%2), each used by
+        //     every m-tile. k steps outermost: a reloaded Q fragment is
+        //     live for one step only.
         Value kRowOff = add(stageRow, arith::RemUIOp::create(b, lane, idx(8)));
         Value kColOff = mul(
             arith::RemUIOp::create(b, arith::DivUIOp::create(b, lane, idx(8)),
                                    idx(2)),
             idx(8));
-        SmallVector<Value> s(blockN / 8, zeroAcc);
+        SmallVector<Value> s(mTiles * nTiles, zeroAcc); // [mt][nt]
         for (int64_t kk = 0; kk < dp / 16; ++kk) {
-          Value qf = qInRegisters() ? qFrag[kk] : loadQFragment(kk);
-          for (int64_t nt = 0; nt < blockN / 8; ++nt) {
+          SmallVector<Value> qf;
+          for (int64_t mt = 0; mt < mTiles; ++mt)
+            qf.push_back(qInRegisters() ? qFrag[mt][kk]
+                                        : loadQFragment(mt, kk));
+          for (int64_t nt = 0; nt < nTiles; ++nt) {
             Value kf = nvgpu::LdMatrixOp::create(
                 b, fragB, kS,
                 ValueRange{add(idx(nt * 8), kRowOff),
                            add(idx(16 * kk), kColOff)},
                 /*transpose=*/false, /*numTiles=*/2);
-            s[nt] = mma(qf, kf, s[nt]);
+            for (int64_t mt = 0; mt < mTiles; ++mt)
+              s[mt * nTiles + nt] = mma(qf[mt], kf, s[mt * nTiles + nt]);
           }
         }
 
-        // 2c. Element (i, j) of n-tile nt is row g + 8i, key
+        // 2c. Score e = ((mt·NT + nt)·2 + i)·2 + j is row r = 2mt + i, key
         //     k0 + 8nt + 2t + j: s·scale, or c·tanh(s·scale/c) with a
         //     soft-cap c, then the mask operand (bias added, keep applied).
-        SmallVector<Value> sv;
-        SmallVector<Value> keys;
-        for (int64_t nt = 0; nt < blockN / 8; ++nt)
-          for (int64_t i = 0; i < 2; ++i)
-            for (int64_t j = 0; j < 2; ++j) {
-              Value x = vector::ExtractOp::create(b, s[nt],
-                                                  ArrayRef<int64_t>{i, j});
-              Value key = add(add(k0, idx(8 * nt + j)), mul(t, idx(2)));
-              keys.push_back(key);
-              if (softcap) {
-                x = arith::MulFOp::create(b, x, f32(scale / *softcap));
-                x = arith::MulFOp::create(b, math::TanhOp::create(b, x),
-                                          f32(*softcap));
-              } else {
-                x = arith::MulFOp::create(b, x, f32(scale));
-              }
-              if (hasMask) {
-                // Keys past Sk (masked below) read key Sk − 1.
-                Value safeKey =
-                    minIdx(key, arith::SubIOp::create(b, sk, idx(1)));
-                Value m = memref::LoadOp::create(
-                    b, maskMem,
-                    ValueRange{add(maskRowBase[i], mul(safeKey, maskStrideK))});
-                if (maskType.isInteger(1)) {
-                  Value keep = cmp(arith::CmpIPredicate::ne, m,
-                                   arith::ConstantIntOp::create(b, 0, 8));
-                  x = arith::SelectOp::create(b, keep, x, negInf);
-                } else {
-                  if (!maskType.isF32())
-                    m = arith::ExtFOp::create(b, f32Type, m);
-                  x = arith::AddFOp::create(b, x, m);
-                }
-              }
-              sv.push_back(x);
+        auto rowOfScore = [&](int64_t e) { return 2 * (e / (4 * nTiles)) + (e / 2) % 2; };
+        SmallVector<Value> sv, keys;
+        for (int64_t e = 0; e < 4 * nTiles * mTiles; ++e) {
+          int64_t tile = e / 4, i = (e / 2) % 2, j = e % 2;
+          Value x = vector::ExtractOp::create(b, s[tile],
+                                              ArrayRef<int64_t>{i, j});
+          Value key = add(add(k0, idx(8 * (tile % nTiles) + j)),
+                          mul(t, idx(2)));
+          keys.push_back(key);
+          if (softcap) {
+            x = arith::MulFOp::create(b, x, f32(scale / *softcap));
+            x = arith::MulFOp::create(b, math::TanhOp::create(b, x),
+                                      f32(*softcap));
+          } else {
+            x = arith::MulFOp::create(b, x, f32(scale));
+          }
+          if (hasMask) {
+            // Keys past Sk (masked below) read key Sk − 1.
+            Value safeKey = minIdx(key, arith::SubIOp::create(b, sk, idx(1)));
+            Value m = memref::LoadOp::create(
+                b, maskMem,
+                ValueRange{add(maskRowBase[rowOfScore(e)],
+                               mul(safeKey, maskStrideK))});
+            if (maskType.isInteger(1)) {
+              Value keep = cmp(arith::CmpIPredicate::ne, m,
+                               arith::ConstantIntOp::create(b, 0, 8));
+              x = arith::SelectOp::create(b, keep, x, negInf);
+            } else {
+              if (!maskType.isF32())
+                m = arith::ExtFOp::create(b, f32Type, m);
+              x = arith::AddFOp::create(b, x, m);
             }
+          }
+          sv.push_back(x);
+        }
 
         // 2d. The band and tail masks, only on tiles they cut: keys past Sk,
         //     or a band edge inside [k0, k0 + BN) for some row of the tile
@@ -555,22 +581,22 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
         if (band.hi)
           partial = arith::OrIOp::create(
               b, partial,
-              cmp(arith::CmpIPredicate::sgt, arith::SubIOp::create(b, kEnd, idx(1)),
-                  add(q0, *band.hi)));
+              cmp(arith::CmpIPredicate::sgt,
+                  arith::SubIOp::create(b, kEnd, idx(1)), add(q0, *band.hi)));
         if (band.lo)
           partial = arith::OrIOp::create(
               b, partial,
               cmp(arith::CmpIPredicate::slt, k0, add(qLast, *band.lo)));
-        SmallVector<Type> svTypes(sv.size(), f32Type);
         auto masked = scf::IfOp::create(
             b, partial,
             [&](OpBuilder &ib, Location) {
               OpBuilder::InsertionGuard g2(b);
-              b.setInsertionPoint(ib.getInsertionBlock(), ib.getInsertionPoint());
+              b.setInsertionPoint(ib.getInsertionBlock(),
+                                  ib.getInsertionPoint());
               SmallVector<Value> out;
               for (auto [e, x] : llvm::enumerate(sv)) {
                 Value key = keys[e];
-                Value row = rowOf[(e / 2) % 2];
+                Value row = rowOf[rowOfScore(e)];
                 Value keep = cmp(arith::CmpIPredicate::slt, key, sk);
                 if (band.hi)
                   keep = arith::AndIOp::create(
@@ -588,56 +614,70 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
               scf::YieldOp::create(eb, l2, sv);
             });
 
-        // 2e. Online softmax: m_new = max(m, rowmax S), α = exp2((m −
-        //     m_new)·log2e), P = exp2((S − m_new)·log2e), l = α·l + rowsum P.
-        SmallVector<Value> rowMax = {state[0], state[1]};
+        // 2e. Online softmax per row: m_new = max(m, rowmax S), α =
+        //     exp2((m − m_new)·log2e), P = exp2((S − m_new)·log2e),
+        //     l = α·l + rowsum P (per-thread partial sums: α is the same
+        //     across the quad, so the quad sum is taken once, at the end).
+        SmallVector<Value> rowMax(mOld.begin(), mOld.end());
         for (auto [e, x] : llvm::enumerate(masked.getResults()))
-          rowMax[(e / 2) % 2] =
-              arith::MaximumFOp::create(b, rowMax[(e / 2) % 2], x);
-        SmallVector<Value> mUse(2), alpha(2), rowSum(2);
-        for (int64_t i = 0; i < 2; ++i) {
-          rowMax[i] = quadReduce(rowMax[i], /*isMax=*/true);
+          rowMax[rowOfScore(e)] =
+              arith::MaximumFOp::create(b, rowMax[rowOfScore(e)], x);
+        SmallVector<Value> mUse(rowsPerThread), alpha(rowsPerThread),
+            rowSum(rowsPerThread);
+        for (int64_t r = 0; r < rowsPerThread; ++r) {
+          rowMax[r] = quadReduce(rowMax[r], /*isMax=*/true);
           // A row with only −inf scores subtracts 0 (never −inf − −inf).
           Value isNegInf = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ,
-                                                 rowMax[i], negInf);
-          mUse[i] = arith::SelectOp::create(b, isNegInf, zeroF, rowMax[i]);
-          alpha[i] = math::Exp2Op::create(
+                                                 rowMax[r], negInf);
+          mUse[r] = arith::SelectOp::create(b, isNegInf, zeroF, rowMax[r]);
+          alpha[r] = math::Exp2Op::create(
               b, arith::MulFOp::create(
-                     b, arith::SubFOp::create(b, state[i], mUse[i]), log2e));
-          rowSum[i] = arith::MulFOp::create(b, alpha[i], state[2 + i]);
+                     b, arith::SubFOp::create(b, mOld[r], mUse[r]), log2e));
+          rowSum[r] = arith::MulFOp::create(b, alpha[r], lOld[r]);
         }
         SmallVector<Value> p;
         for (auto [e, x] : llvm::enumerate(masked.getResults())) {
-          int64_t i = (e / 2) % 2;
+          int64_t r = rowOfScore(e);
           Value pe = math::Exp2Op::create(
               b, arith::MulFOp::create(
-                     b, arith::SubFOp::create(b, x, mUse[i]), log2e));
-          rowSum[i] = arith::AddFOp::create(b, rowSum[i], pe);
+                     b, arith::SubFOp::create(b, x, mUse[r]), log2e));
+          rowSum[r] = arith::AddFOp::create(b, rowSum[r], pe);
           p.push_back(arith::TruncFOp::create(b, et, pe));
         }
 
-        // 2f. O = α·O + P·V. P's A fragment for keys 16kj..16kj+15 is the
-        //     accumulators of n-tiles 2kj and 2kj+1 (8 values in order);
-        //     V fragments by ldmatrix.trans at rows 16kj + lane%16,
-        //     columns 8nv.
+        // 2f. O = α·O + P·V. P's A fragment of m-tile mt for keys
+        //     16kj..16kj+15 is the accumulators of n-tiles 2kj and 2kj+1
+        //     (8 values in order); V fragments by ldmatrix.trans at rows
+        //     16kj + lane%16, columns 8nv, each used by every m-tile.
         Value vRow = add(stageRow, arith::RemUIOp::create(b, lane, idx(16)));
-        SmallVector<Value> pFrag;
-        for (int64_t kj = 0; kj < blockN / 16; ++kj)
-          pFrag.push_back(vector::FromElementsOp::create(
-              b, fragA, ArrayRef<Value>(p).slice(8 * kj, 8)));
-        Value alphaV = vector::FromElementsOp::create(
-            b, acc, ValueRange{alpha[0], alpha[0], alpha[1], alpha[1]});
-        SmallVector<Value> next = {rowMax[0], rowMax[1], rowSum[0], rowSum[1]};
-        for (int64_t nv = 0; nv < oTiles; ++nv) {
-          Value c = arith::MulFOp::create(b, state[4 + nv], alphaV);
+        SmallVector<Value> pFrag; // [mt][kj]
+        for (int64_t mt = 0; mt < mTiles; ++mt)
+          for (int64_t kj = 0; kj < blockN / 16; ++kj)
+            pFrag.push_back(vector::FromElementsOp::create(
+                b, fragA,
+                ArrayRef<Value>(p).slice(4 * nTiles * mt + 8 * kj, 8)));
+        SmallVector<Value> next(rowMax);
+        next.append(rowSum);
+        SmallVector<Value> o(oOld.begin(), oOld.end()); // [mt][nv]
+        for (int64_t mt = 0; mt < mTiles; ++mt) {
+          Value alphaV = vector::FromElementsOp::create(
+              b, acc,
+              ValueRange{alpha[2 * mt], alpha[2 * mt], alpha[2 * mt + 1],
+                         alpha[2 * mt + 1]});
+          for (int64_t nv = 0; nv < oTiles; ++nv)
+            o[mt * oTiles + nv] =
+                arith::MulFOp::create(b, o[mt * oTiles + nv], alphaV);
+        }
+        for (int64_t nv = 0; nv < oTiles; ++nv)
           for (int64_t kj = 0; kj < blockN / 16; ++kj) {
             Value vf = nvgpu::LdMatrixOp::create(
                 b, fragB, vS, ValueRange{add(idx(16 * kj), vRow), idx(8 * nv)},
                 /*transpose=*/true, /*numTiles=*/2);
-            c = mma(pFrag[kj], vf, c);
+            for (int64_t mt = 0; mt < mTiles; ++mt)
+              o[mt * oTiles + nv] =
+                  mma(pFrag[mt * (blockN / 16) + kj], vf, o[mt * oTiles + nv]);
           }
-          next.push_back(c);
-        }
+        next.append(o);
         // This stage is refilled by the next iteration.
         gpu::BarrierOp::create(b);
         scf::YieldOp::create(b, next);
@@ -649,13 +689,14 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
   ValueRange fin = loop.getResults();
   bool pairs = dv % 2 == 0;
   Value oPairs = pairs ? asMemRef(oPtr, b.getI32Type()) : Value();
-  for (int64_t i = 0; i < 2; ++i) {
-    Value l = quadReduce(fin[2 + i], /*isMax=*/false);
-    Value m = fin[i];
+  for (int64_t r = 0; r < rowsPerThread; ++r) {
+    int64_t mt = r / 2, i = r % 2;
+    Value l = quadReduce(fin[rowsPerThread + r], /*isMax=*/false);
+    Value m = fin[r];
     Value any = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, l, zeroF);
     Value inv = arith::SelectOp::create(
         b, any, arith::DivFOp::create(b, f32(1.0), l), zeroF);
-    Value row = rowOf[i];
+    Value row = rowOf[r];
     Value rowOk = cmp(arith::CmpIPredicate::slt, row, sq);
     Value outRow = mul(add(oRowBase, row), idx(dv));
     for (int64_t nv = 0; nv < oTiles; ++nv) {
@@ -666,8 +707,9 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
             b, et,
             arith::MulFOp::create(
                 b,
-                vector::ExtractOp::create(b, fin[4 + nv],
-                                          ArrayRef<int64_t>{i, j}),
+                vector::ExtractOp::create(
+                    b, fin[2 * rowsPerThread + mt * oTiles + nv],
+                    ArrayRef<int64_t>{i, j}),
                 inv));
       if (pairs) {
         Value pair = vector::FromElementsOp::create(
@@ -725,6 +767,11 @@ struct AttnEmitGpuKernelPass
                          << "of 16 in [16, 128], got " << int64_t(blockN);
       return signalPassFailure();
     }
+    if (blockM != 0 && blockM != 64 && blockM != 128) {
+      module.emitError() << "block-m must be 64 or 128 (16 or 32 query rows "
+                         << "per warp), got " << int64_t(blockM);
+      return signalPassFailure();
+    }
     if (stages < 0 || stages > 4) {
       module.emitError() << "stages must be in [1, 4] "
                          << "(0 = the chip's default), got " << int64_t(stages);
@@ -756,6 +803,8 @@ struct AttnEmitGpuKernelPass
       int64_t dp = roundUp(op.getQuery().getType().getShape()[3], 16);
       int64_t dvp = roundUp(op.getValue().getType().getShape()[3], 16);
       TileConfig tiles = defaultTiles(*chipInfo, dp, dvp);
+      if (blockM)
+        tiles.blockM = blockM;
       if (blockN)
         tiles.blockN = blockN;
       if (stages)
@@ -775,7 +824,8 @@ struct AttnEmitGpuKernelPass
       if (emitter.sharedBytes() > chipInfo->maxSharedBytes) {
         op.emitError() << "the kernel needs "
                        << emitter.sharedBytes() << " bytes of shared memory "
-                       << "(block-n " << tiles.blockN << ", " << tiles.stages
+                       << "(block-m " << tiles.blockM << ", block-n "
+                       << tiles.blockN << ", " << tiles.stages
                        << " stages), more than " << chip << "'s "
                        << chipInfo->maxSharedBytes
                        << "; use fewer stages or a smaller block-n";
@@ -784,7 +834,7 @@ struct AttnEmitGpuKernelPass
       }
       func->setAttr("attn.dynamic_shared_memory",
                     kb.getI64IntegerAttr(emitter.sharedBytes()));
-      func->setAttr("attn.query_tile_rows", kb.getI64IntegerAttr(kBlockM));
+      func->setAttr("attn.query_tile_rows", kb.getI64IntegerAttr(tiles.blockM));
       func->setAttr("attn.key_tile_cols", kb.getI64IntegerAttr(tiles.blockN));
       func->setAttr("attn.stages", kb.getI64IntegerAttr(tiles.stages));
       emitter.emit(func);

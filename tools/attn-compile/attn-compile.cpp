@@ -3,7 +3,8 @@
 //   attn-compile --shape B,Hq,Hkv,Sq,Sk,D,Dv [--dtype f16|bf16] [--scale S]
 //                [--causal top-left|bottom-right] [--window L,R]
 //                [--softcap C] [--mask keep|f32|f16|bf16]
-//                [--mask-shape B,Hq,Sq,Sk] [--block-n N] [--stages N]
+//                [--mask-shape B,Hq,Sq,Sk] [--block-m 64|128] [--block-n N]
+//                [--stages N]
 //                [--chip sm_80|sm_86|sm_89|sm_90|sm_90a] --out KERNEL.attnb
 //
 // Ahead-of-time path of the GPU backend: builds the attn.attention of the
@@ -33,15 +34,16 @@ const char *kUsage =
     "                    [--scale S] [--causal top-left|bottom-right]\n"
     "                    [--window L,R] [--softcap C]\n"
     "                    [--mask keep|f32|f16|bf16] [--mask-shape B,Hq,Sq,Sk]\n"
-    "                    [--block-n N] [--stages N] [--chip sm_80]\n"
+    "                    [--block-m 64|128] [--block-n N] [--stages N]\n"
+    "                    [--chip sm_80]\n"
     "                    --out KERNEL.attnb\n"
     "\n"
     "Compiles one attention to a tensor-core kernel and writes a kernel\n"
     "bundle (cubin + launch metadata) for the runtime. --mask adds a mask\n"
     "operand: a keep mask (one byte 0/1 per element) or an additive bias of\n"
     "that type, of shape --mask-shape (each dim 1 or the full size; default\n"
-    "the full [B, Hq, Sq, Sk]). --block-n/--stages override the chip's tile\n"
-    "table. Exit: 0 ok, 2 error.\n";
+    "the full [B, Hq, Sq, Sk]). --block-m/--block-n/--stages override the\n"
+    "chip's tile table. Exit: 0 ok, 2 error.\n";
 
 constexpr int kExitError = 2;
 
@@ -49,7 +51,7 @@ struct Options {
   AttentionProblem problem;
   std::string chip = "sm_80", out;
   bool haveShape = false, haveMaskShape = false;
-  int64_t blockN = 0, stages = 0;
+  GpuTileOptions tiles;
 };
 
 /// Parses a comma-separated list of `n` non-negative integers.
@@ -110,12 +112,15 @@ Expected<Options> parseArgs(int argc, char **argv, bool &help) {
         return llvm::createStringError("--softcap expects a positive number, "
                                        "got '" + value + "'");
       o.problem.softcap = c;
-    } else if (flag == "--block-n" || flag == "--stages") {
+    } else if (flag == "--block-m" || flag == "--block-n" ||
+               flag == "--stages") {
       int64_t n;
       if (value.getAsInteger(10, n) || n <= 0)
         return llvm::createStringError(flag + " expects a positive integer, "
                                               "got '" + value + "'");
-      (flag == "--block-n" ? o.blockN : o.stages) = n;
+      (flag == "--block-m"   ? o.tiles.blockM
+       : flag == "--block-n" ? o.tiles.blockN
+                             : o.tiles.stages) = n;
     } else if (flag == "--dtype") {
       std::optional<ElementType> t = parseElementType(value);
       if (!t)
@@ -174,8 +179,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   Expected<rt::Bundle> bundle =
-      compileGpuBundle(options->problem, options->chip, options->blockN,
-                       options->stages);
+      compileGpuBundle(options->problem, options->chip, options->tiles);
   if (!bundle)
     return reportError("attn-compile", llvm::toString(bundle.takeError()),
                        kExitError);

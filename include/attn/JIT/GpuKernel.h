@@ -23,13 +23,17 @@ llvm::Expected<std::pair<const rt::Driver *, rt::DeviceInfo>> findFirstGpu();
 /// Whether the GPU backend supports `problem` yet; `reason` says why not.
 bool isGpuSupported(const AttentionProblem &problem, std::string &reason);
 
-/// Compiles `problem` for `chip` ("sm_80", "sm_90a", ...) into a bundle;
-/// `blockN` keys per tile and `stages` pipeline buffers (0 = the chip's
-/// tile table).
+/// Tile options of a GPU kernel; 0 = the chip's tile table.
+struct GpuTileOptions {
+  int64_t blockM = 0; ///< query rows per CTA (64 or 128)
+  int64_t blockN = 0; ///< keys per tile (multiple of 16, ≤ 128)
+  int64_t stages = 0; ///< K/V shared-memory pipeline stages (1–4)
+};
+
+/// Compiles `problem` for `chip` ("sm_80", "sm_90a", ...) into a bundle.
 llvm::Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &problem,
                                             llvm::StringRef chip,
-                                            int64_t blockN = 0,
-                                            int64_t stages = 0);
+                                            const GpuTileOptions &tiles = {});
 
 /// Runs `bundle` on device 0 of `driver` with `inputs` (which must have the
 /// bundle's problem shapes), `repeat` more times for timing (milliseconds

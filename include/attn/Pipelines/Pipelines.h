@@ -38,6 +38,11 @@ struct PtxPipelineOptions : public PassPipelineOptions<PtxPipelineOptions> {
       *this, "chip",
       llvm::cl::desc("target GPU (sm_80, sm_86, sm_89, sm_90, sm_90a)"),
       llvm::cl::init("sm_80")};
+  PassOptions::Option<int64_t> blockM{
+      *this, "block-m",
+      llvm::cl::desc("query rows per CTA, 64 or 128 (0 = the chip's tile "
+                     "table)"),
+      llvm::cl::init(0)};
   PassOptions::Option<int64_t> blockN{
       *this, "block-n",
       llvm::cl::desc("keys per tile (0 = the chip's tile table)"),

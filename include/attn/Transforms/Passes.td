@@ -21,8 +21,10 @@ def AttnEmitGpuKernel : Pass<"attn-emit-gpu-kernel", "::mlir::ModuleOp"> {
     Replaces every function that computes one `attn.attention` by a
     `gpu.func` kernel (same name) in `gpu.module @attn_kernels`, written as
     FlashAttention-2's forward pass for sm_80-class tensor cores: a CTA of
-    4 warps per (64-row query tile, head, batch), Q fragments loaded once
-    with `ldmatrix` (kept in registers up to D = 128), K/V tiles streamed
+    4 warps per (query tile of `block-m` = 64 or 128 rows, head, batch),
+    each warp owning one or two 16-row MMA tiles; Q fragments loaded once
+    with `ldmatrix` (kept in registers while they take at most 32 registers
+    a thread), K/V tiles streamed
     through a `stages`-deep ring of shared-memory buffers filled by 16-byte
     `cp.async` copies (the next tiles are in flight while one is computed),
     `S = Q·Kᵀ` and `O += P·V` with `mma.sync.m16n8k16` (f16 or bf16, f32
@@ -35,13 +37,14 @@ def AttnEmitGpuKernel : Pass<"attn-emit-gpu-kernel", "::mlir::ModuleOp"> {
     Kernel ABI: `(Q, K, V, [mask], O, LSE: !llvm.ptr, Sq, Sk: i64)` on dense
     `[B, H, S, D]` buffers (LSE f32; the mask dense in its own broadcast
     shape, one byte 0/1 per element for i1; a dynamic mask dim is taken to be
-    the full size), grid `(ceil(Sq/64), Hq, B)`,
+    the full size), grid `(ceil(Sq/block-m), Hq, B)`,
     128 threads, dynamic shared memory `attn.dynamic_shared_memory` bytes.
     The kernel also carries `attn.query_tile_rows` (the grid's x divisor),
     `attn.key_tile_cols` and `attn.stages`.
 
-    Tile sizes default from a per-chip table (64-key tiles, 32 when D or
-    Dv > 128; 3 stages for D ≤ 64 on sm_80/sm_90, else 2); a configuration
+    Tile sizes default from a per-chip table (64 query rows; 64-key tiles,
+    32 when D or Dv > 128; 3 stages for D ≤ 64 on sm_80/sm_90, else 2) that
+    the GPU benchmarks are to tune; a configuration
     that needs more shared memory than the chip gives one CTA is an error.
     Shared-memory rows are padded by 8 halves (conflict-free `ldmatrix`).
   }];
@@ -56,6 +59,9 @@ def AttnEmitGpuKernel : Pass<"attn-emit-gpu-kernel", "::mlir::ModuleOp"> {
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
            "target GPU (sm_80, sm_86, sm_89, sm_90, sm_90a): the tile table "
            "and the shared-memory limit">,
+    Option<"blockM", "block-m", "int64_t", /*default=*/"0",
+           "query rows per CTA: 64 or 128 (16 or 32 rows per warp, the K/V "
+           "fragments shared by both halves) (0 = the chip's table)">,
     Option<"blockN", "block-n", "int64_t", /*default=*/"0",
            "keys per tile, a multiple of 16 up to 128 (0 = the chip's table)">,
     Option<"stages", "stages", "int64_t", /*default=*/"0",

@@ -14,6 +14,10 @@
 #   bench/  prefill shapes of 16k tokens x 16 heads (B·S = 16384 for S = 1k
 #           .. 16k), D = 64/128/256, causal and not, in bf16; run.sh times
 #           them.
+#   tune/   the tile table's candidates (block-m × block-n × stages) for
+#           D = 64/128/256 at B = 4, H = 16, S = 4096, causal and not, bf16;
+#           run.sh times them (each configuration also has a small sweep/
+#           case, sweep_tune_*, so that it is checked before it is timed).
 # Cases attn-compile refuses (e.g. a kernel that would spill) are reported,
 # listed in OUTDIR/skipped.txt and left out; they do not stop the pack.
 #
@@ -75,11 +79,28 @@ SWEEP=(
   "sweep_d96_1024x1023_gqa8x2_causal_tl_bias_f16|1,8,2,1024,1023,96,96|--causal top-left --mask f16|f16"
 )
 BENCH=()
+TUNE_CASES=()
 for s in 1024 2048 4096 8192 16384; do
   for d in 64 128 256; do
     for causal in "" "--causal bottom-right"; do
       BENCH+=("bench_s${s}_b$((16384 / s))_h16_d${d}${causal:+_causal}|$((16384 / s)),16,16,$s,$s,$d,$d|$causal")
     done
+  done
+done
+
+# D | block-m | block-n | stages
+TUNE=(
+  "64|64|64|2" "64|64|64|3" "64|128|64|2" "64|128|64|3" "64|128|32|3"
+  "128|64|64|2" "128|64|64|3" "128|64|32|3" "128|128|32|2" "128|128|32|3"
+  "128|128|16|3"
+  "256|64|32|1" "256|64|32|2" "256|64|16|3"
+)
+for t in "${TUNE[@]}"; do
+  IFS='|' read -r d bm bn st <<<"$t"
+  tiles="--block-m $bm --block-n $bn --stages $st"
+  SWEEP+=("sweep_tune_d${d}_m${bm}_n${bn}_s${st}|1,4,2,300,333,$d,$d|--causal bottom-right $tiles|bf16")
+  for causal in "" "--causal bottom-right"; do
+    TUNE_CASES+=("tune_d${d}_m${bm}_n${bn}_s${st}${causal:+_causal}|4,16,16,4096,4096,$d,$d|$causal $tiles")
   done
 done
 
@@ -94,10 +115,10 @@ selected() {
 }
 
 # A pack is made afresh: no bundle of an earlier one stays behind.
-rm -rf "$OUT/sweep" "$OUT/bench"
-mkdir -p "$OUT/sweep" "$OUT/bench"
+rm -rf "$OUT/sweep" "$OUT/bench" "$OUT/tune"
+mkdir -p "$OUT/sweep" "$OUT/bench" "$OUT/tune"
 : >"$OUT/skipped.txt"
-declare -A packed=([sweep]=0 [bench]=0)
+declare -A packed=([sweep]=0 [bench]=0 [tune]=0)
 skipped=0
 # One bundle: DIR/NAME.attnb.
 pack() {
@@ -120,8 +141,13 @@ for case in "${BENCH[@]}"; do
   IFS='|' read -r name shape flags <<<"$case"
   if selected "$name"; then pack bench "$name" "$shape" "$flags" bf16; fi
 done
+for case in "${TUNE_CASES[@]}"; do
+  IFS='|' read -r name shape flags <<<"$case"
+  if selected "$name"; then pack tune "$name" "$shape" "$flags" bf16; fi
+done
 
 cp "$BIN/attn-bundle-run" "$ROOT/bench/gpu/run_bundle.py" "$OUT/"
 cp "$ROOT/bench/gpu/run-pack.sh" "$OUT/run.sh"
-echo "gpu-pack: $OUT ($(du -sh "$OUT" | cut -f1)): ${packed[sweep]} sweep and" \
-  "${packed[bench]} bench bundles for $CHIP, $skipped skipped; run: bash $OUT/run.sh"
+echo "gpu-pack: $OUT ($(du -sh "$OUT" | cut -f1)): ${packed[sweep]} sweep," \
+  "${packed[bench]} bench and ${packed[tune]} tune bundles for $CHIP," \
+  "$skipped skipped; run: bash $OUT/run.sh"

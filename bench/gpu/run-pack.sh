@@ -7,7 +7,8 @@
 #
 # 1. correctness: every sweep/ bundle with attn-bundle-run --random 0 --check
 #    (fp64 reference, FlashAttention's rule), one line per case;
-# 2. timings: every bench/ bundle with attn-bundle-run --repeat;
+# 2. timings: every bench/ bundle, then every tune/ bundle (the tile
+#    table's candidates), with attn-bundle-run --repeat;
 # 3. torch: bench/gpu/run_bundle.py on the bench/ bundles (check on the GPU,
 #    timing next to torch's SDPA), when torch and cupy can be imported.
 # Exit status 1 when a case fails or cannot run, 0 otherwise.
@@ -38,17 +39,24 @@ for bundle in "$PACK"/sweep/*.attnb; do
 done
 echo "$ok/$total cases ok"
 
+# Times every bundle of directory $1, one line each.
+timings() {
+  local bundle output result
+  for bundle in "$PACK/$1"/*.attnb; do
+    [[ -e $bundle ]] || continue
+    if output=$("$RUN" "$bundle" --random 0 --repeat "$REPEAT" 2>&1); then
+      result=$(sed -n 's/^time: //p' <<<"$output")
+    else
+      result="ERROR $(tail -n 1 <<<"$output")"
+      status=1
+    fi
+    printf '%-46s %s\n' "$(basename "$bundle" .attnb)" "$result"
+  done
+}
 echo "## timings: attn-bundle-run --random 0 --repeat $REPEAT"
-for bundle in "$PACK"/bench/*.attnb; do
-  [[ -e $bundle ]] || continue
-  if output=$("$RUN" "$bundle" --random 0 --repeat "$REPEAT" 2>&1); then
-    result=$(sed -n 's/^time: //p' <<<"$output")
-  else
-    result="ERROR $(tail -n 1 <<<"$output")"
-    status=1
-  fi
-  printf '%-46s %s\n' "$(basename "$bundle" .attnb)" "$result"
-done
+timings bench
+echo "## tile configurations: attn-bundle-run --random 0 --repeat $REPEAT"
+timings tune
 
 echo "## torch: run_bundle.py (check on the GPU, SDPA for comparison)"
 if ! compgen -G "$PACK/bench/*.attnb" >/dev/null; then

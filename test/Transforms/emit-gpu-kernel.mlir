@@ -5,6 +5,7 @@
 // RUN: attn-opt %s -split-input-file -attn-emit-gpu-kernel -verify-diagnostics | FileCheck %s --enable-var-scope
 // RUN: attn-opt %s -split-input-file -attn-emit-gpu-kernel='chip=sm_86' -verify-diagnostics 2>/dev/null | FileCheck %s --check-prefix=SM86
 // RUN: attn-opt %s -split-input-file -attn-emit-gpu-kernel='block-n=32 stages=1' -verify-diagnostics 2>/dev/null | FileCheck %s --check-prefix=OPTS
+// RUN: attn-opt %s -split-input-file -attn-emit-gpu-kernel='block-m=128' -verify-diagnostics 2>/dev/null | FileCheck %s --check-prefix=BM128
 
 // f16, D = Dv = 64 on sm_80: the table's 64-key tiles and 3 stages. The K
 // ring is 3 · 64 rows (its last stage first holds the 64-row Q tile), the V
@@ -97,6 +98,21 @@
 // OPTS-SAME:     attn.dynamic_shared_memory = 13824 : i64, attn.key_tile_cols = 32 : i64, attn.query_tile_rows = 64 : i64, attn.stages = 1 : i64
 // OPTS:          scf.for
 // OPTS:            nvvm.cp.async.wait.group 0
+// block-m=128: each warp owns two 16-row m-tiles. The K ring's last stage
+// is lengthened to the 128-row Q tile: (2 · 64 + 128) K + 3 · 64 V rows
+// · 72 · 2 = 64512 bytes. Q fragments (2 m-tiles × 4) stay in registers;
+// each K fragment feeds both m-tiles' MMAs; the loop carries m and l of 4
+// rows and 2 · 8 O accumulators.
+// BM128-LABEL:   gpu.func @mha_causal_d64
+// BM128-SAME:    attn.dynamic_shared_memory = 64512 : i64, attn.key_tile_cols = 64 : i64, attn.query_tile_rows = 128 : i64, attn.stages = 3 : i64
+// BM128-COUNT-8: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false} : memref<128x72xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+// BM128:         scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>) {
+// BM128:           nvgpu.ldmatrix {{.*}} {numTiles = 2 : i32, transpose = false}
+// BM128-NOT:       nvgpu.ldmatrix
+// BM128:           nvvm.mma.sync
+// BM128-NOT:       nvgpu.ldmatrix
+// BM128:           nvvm.mma.sync
+// BM128:           nvgpu.ldmatrix {{.*}} {numTiles = 2 : i32, transpose = false}
 func.func @mha_causal_d64(%q: tensor<?x8x?x64xf16>, %k: tensor<?x8x?x64xf16>, %v: tensor<?x8x?x64xf16>) -> (tensor<?x8x?x64xf16>, tensor<?x8x?xf32>) {
   %o, %lse = attn.attention %q, %k, %v {causal = #attn.causal<bottom_right>} : tensor<?x8x?x64xf16>, tensor<?x8x?x64xf16>, tensor<?x8x?x64xf16> -> tensor<?x8x?x64xf16>, tensor<?x8x?xf32>
   return %o, %lse : tensor<?x8x?x64xf16>, tensor<?x8x?xf32>
@@ -174,6 +190,8 @@ func.func @bias_odd_dv(%q: tensor<1x4x?x64xf16>, %k: tensor<1x4x?x64xf16>, %v: t
 // BADN: error: block-n must be a multiple of 16 in [16, 128], got -16
 // RUN: not attn-opt %s -attn-emit-gpu-kernel='block-n=24' 2>&1 | FileCheck %s --check-prefix=BADN24
 // BADN24: error: block-n must be a multiple of 16 in [16, 128], got 24
+// RUN: not attn-opt %s -attn-emit-gpu-kernel='block-m=96' 2>&1 | FileCheck %s --check-prefix=BADM
+// BADM: error: block-m must be 64 or 128 (16 or 32 query rows per warp), got 96
 // RUN: not attn-opt %s -attn-emit-gpu-kernel='stages=5' 2>&1 | FileCheck %s --check-prefix=BADSTAGES
 // BADSTAGES: error: stages must be in [1, 4] (0 = the chip's default), got 5
 // RUN: not attn-opt %s -attn-emit-gpu-kernel='chip=sm_75' 2>&1 | FileCheck %s --check-prefix=BADCHIP

@@ -8,15 +8,17 @@
 #
 #   AttnRuntimeTargets  Attn::Runtime (+ attn-bundle-info, attn-bundle-run):
 #                       the MLIR-free GPU runtime; needs nothing but libc/libdl.
-#   AttnTargets         Attn::JIT, Attn::Pipelines, Attn::Transforms,
-#                       Attn::Dialect, Attn::Reference, Attn::Support,
-#                       Attn::CudaTarget (when built) and the tools; they link
+#   AttnTargets         Attn::C (C API), Attn::Compiler (C++ API), Attn::JIT,
+#                       Attn::Pipelines, Attn::Transforms, Attn::Dialect,
+#                       Attn::Reference, Attn::Support, Attn::CudaTarget and
+#                       Attn::GpuJIT (when built) and the tools; they link
 #                       MLIR's and LLVM's exported targets (libMLIR.so,
 #                       libLLVM.so, libMLIRExecutionEngineShared.so), which
 #                       AttnConfig.cmake finds again with find_dependency.
 #
 # Layout under the prefix:
-#   include/attn/**, include/attn-rt/**   public headers, generated *.h.inc
+#   include/attn/**, include/attn-rt/**,  public headers, generated *.h.inc
+#   include/attn-c/**
 #   lib/libAttn*.a                        static libraries
 #   lib/cmake/Attn/                       AttnConfig.cmake, version, targets
 #   bin/                                  attn-opt, attn-run, attn-bundle-info,
@@ -33,9 +35,10 @@ set(ATTN_INSTALL_CMAKEDIR ${ATTN_INSTALL_LIBDIR}/cmake/Attn)
 # available inside this build as ALIAS targets, so that code written against
 # the package also builds as part of this project.
 set(ATTN_COMPILER_LIBRARIES
-  AttnSupport AttnReference AttnDialect AttnTransforms AttnPipelines AttnJIT)
+  AttnSupport AttnReference AttnDialect AttnTransforms AttnPipelines AttnJIT
+  AttnCompiler AttnC)
 if(TARGET AttnCudaTarget)
-  list(APPEND ATTN_COMPILER_LIBRARIES AttnCudaTarget)
+  list(APPEND ATTN_COMPILER_LIBRARIES AttnCudaTarget AttnGpuJIT)
 endif()
 foreach(lib ${ATTN_COMPILER_LIBRARIES} AttnRuntime)
   string(REGEX REPLACE "^Attn" "" export_name ${lib})
@@ -95,6 +98,9 @@ install(DIRECTORY ${PROJECT_BINARY_DIR}/include/attn
   FILES_MATCHING PATTERN "*.h.inc"
   PATTERN "CMakeFiles" EXCLUDE)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/runtime/include/attn-rt
+  DESTINATION ${ATTN_INSTALL_INCLUDEDIR} COMPONENT attn
+  FILES_MATCHING PATTERN "*.h")
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/attn-c
   DESTINATION ${ATTN_INSTALL_INCLUDEDIR} COMPONENT attn
   FILES_MATCHING PATTERN "*.h")
 

@@ -5,8 +5,12 @@
 #include "attn/InitAll.h"
 #include "attn/Pipelines/Pipelines.h"
 #include "attn/Support/Format.h"
+#include "attn/Transforms/Utils.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -70,6 +74,32 @@ ProblemShapes getShapes(const AttentionProblem &p) {
   return s;
 }
 
+/// Copies the dense [B, H, S, Dv] `from` into the row-strided `to`, one
+/// work item per row. A memref.copy into a non-contiguous buffer would lower
+/// to a call into MLIR's runner utilities (an element-by-element loop in a
+/// library the JIT does not load); this inner loop is vectorized by LLVM.
+void copyRowsOut(OpBuilder &b, Location loc, Value from, Value to) {
+  SmallVector<OpFoldResult> rows;
+  for (int64_t i = 0; i < 3; ++i)
+    rows.push_back(mlir::attn::getDimValue(b, loc, from, i));
+  scf::ForallOp::create(
+      b, loc, rows, ValueRange{}, std::nullopt,
+      [&](OpBuilder &rb, Location rl, ValueRange row) {
+        Value c0 = arith::ConstantIndexOp::create(rb, rl, 0);
+        Value c1 = arith::ConstantIndexOp::create(rb, rl, 1);
+        scf::ForOp::create(
+            rb, rl, c0, mlir::attn::getDimValue(rb, rl, from, 3), c1,
+            ValueRange{}, [&](OpBuilder &eb, Location el, Value d, ValueRange) {
+              SmallVector<Value> at(row.begin(), row.end());
+              at.push_back(d);
+              Value x = memref::LoadOp::create(eb, el, from, at);
+              memref::StoreOp::create(eb, el, x, to, at);
+              scf::YieldOp::create(eb, el);
+            });
+        scf::InParallelOp::create(rb, rl);
+      });
+}
+
 /// func.func @attention(Q, K, V, [mask], O, LSE) on memrefs, computing with
 /// attn.attention on tensors views of them.
 OwningOpRef<ModuleOp> buildModule(MLIRContext &ctx,
@@ -81,13 +111,20 @@ OwningOpRef<ModuleOp> buildModule(MLIRContext &ctx,
 
   ProblemShapes s = getShapes(p);
   Type et = elementType(b, p.dtype);
-  SmallVector<Type> args = {MemRefType::get(s.q, et), MemRefType::get(s.k, et),
-                            MemRefType::get(s.v, et)};
+  // Q, K, V and O take any outer strides, with a contiguous head dimension
+  // (the layout -attn-tile reads Q, K and V through), so that one kernel
+  // serves BHSD, BSHD and padded buffers; the mask and LSE are dense.
+  int64_t dyn = ShapedType::kDynamic;
+  auto rowStrided = StridedLayoutAttr::get(&ctx, dyn, {dyn, dyn, dyn, 1});
+  auto strided = [&](ArrayRef<int64_t> shape) {
+    return MemRefType::get(shape, et, rowStrided);
+  };
+  SmallVector<Type> args = {strided(s.q), strided(s.k), strided(s.v)};
   if (p.mask != AttentionProblem::Mask::None)
     args.push_back(MemRefType::get(s.mask, p.mask == AttentionProblem::Mask::Keep
                                                ? b.getI1Type()
                                                : elementType(b, p.biasType)));
-  args.push_back(MemRefType::get(s.o, et));
+  args.push_back(strided(s.o));
   args.push_back(MemRefType::get(s.lse, b.getF32Type()));
 
   auto func = func::FuncOp::create(b, loc, "attention",
@@ -123,13 +160,15 @@ OwningOpRef<ModuleOp> buildModule(MLIRContext &ctx,
           ? DenseI64ArrayAttr()
           : b.getDenseI64ArrayAttr({p.windowLeft, p.windowRight}),
       p.softcap ? b.getF64FloatAttr(*p.softcap) : FloatAttr());
-  Value buffers[] = {oBuf, lseBuf};
-  for (auto [result, buffer] : llvm::zip(attention->getResults(), buffers)) {
-    auto m = bufferization::MaterializeInDestinationOp::create(b, loc, result,
-                                                               buffer);
-    m.setRestrict(true);
-    m.setWritable(true);
-  }
+  auto lseCopy = bufferization::MaterializeInDestinationOp::create(
+      b, loc, attention.getLse(), lseBuf);
+  lseCopy.setRestrict(true);
+  lseCopy.setWritable(true);
+  copyRowsOut(b, loc,
+              bufferization::ToBufferOp::create(
+                  b, loc, MemRefType::get(s.o, et), attention.getOutput(),
+                  /*read_only=*/true),
+              oBuf);
   func::ReturnOp::create(b, loc);
   return module;
 }
@@ -166,9 +205,10 @@ DiagnosticCollector::DiagnosticCollector(MLIRContext &ctx)
         return success();
       }) {}
 
-Error DiagnosticCollector::takeError(llvm::StringRef what) {
+Error DiagnosticCollector::takeError(llvm::StringRef what,
+                                     std::error_code code) {
   return llvm::createStringError(
-      (what + (text.empty() ? "" : ": " + text)).str());
+      code, (what + (text.empty() ? "" : ": " + text)).str());
 }
 
 std::unique_ptr<MLIRContext> createAttnContext() {
@@ -187,7 +227,8 @@ buildAttentionModule(MLIRContext &ctx, const AttentionProblem &problem) {
   OwningOpRef<ModuleOp> module = buildModule(ctx, problem);
   DiagnosticCollector diags(ctx);
   if (failed(verify(*module)))
-    return diags.takeError("invalid attention problem");
+    return diags.takeError("invalid attention problem",
+                           std::make_error_code(std::errc::invalid_argument));
   return std::move(module);
 }
 
@@ -267,7 +308,7 @@ CpuKernel::compile(const AttentionProblem &problem,
 
 namespace {
 /// The memref descriptor of the C interface for a rank-N buffer.
-template <int N>
+template <size_t N>
 struct Descriptor {
   void *allocated;
   void *aligned;
@@ -276,28 +317,69 @@ struct Descriptor {
   int64_t strides[N];
 };
 
-template <int N>
-Descriptor<N> describe(const void *data, llvm::ArrayRef<int64_t> shape) {
+template <size_t N>
+Descriptor<N> describe(const void *data, const std::array<int64_t, N> &shape,
+                       const std::array<int64_t, N> &strides) {
   Descriptor<N> d;
   d.allocated = d.aligned = const_cast<void *>(data);
   d.offset = 0;
-  int64_t stride = 1;
-  for (int i = N - 1; i >= 0; --i) {
+  for (size_t i = 0; i < N; ++i) {
     d.sizes[i] = shape[i];
-    d.strides[i] = stride;
-    stride *= shape[i];
+    d.strides[i] = strides[i];
   }
   return d;
 }
 
+/// The strides of a row-strided operand: `given` or dense, checked.
+Expected<std::array<int64_t, 4>>
+rowStrides(llvm::StringRef name, const std::array<int64_t, 4> &shape,
+           const AttentionBuffers::Strides &given) {
+  if (!given)
+    return denseStrides(shape);
+  for (size_t i = 0; i < 4; ++i)
+    if ((*given)[i] < 0)
+      return llvm::createStringError(
+          "%s stride %lld (dim %zu) must be non-negative", name.str().c_str(),
+          static_cast<long long>((*given)[i]), i);
+  if ((*given)[3] != 1)
+    return llvm::createStringError(
+        "%s strides %s: the head dim must be contiguous (stride 1)",
+        name.str().c_str(), formatShape(*given).c_str());
+  return *given;
+}
+
+/// The checked strides of Q, K, V and O, in that order.
+Expected<std::array<std::array<int64_t, 4>, 4>>
+allRowStrides(const AttentionBuffers &buf) {
+  const std::array<int64_t, 4> &qs = buf.qShape, &vs = buf.vShape;
+  std::array<int64_t, 4> oShape = {qs[0], qs[1], qs[2], vs[3]};
+  std::array<std::array<int64_t, 4>, 4> strides;
+  for (auto [i, name, shape, given] :
+       {std::tuple{0, "Q", &qs, &buf.qStrides},
+        {1, "K", &buf.kShape, &buf.kStrides},
+        {2, "V", &vs, &buf.vStrides},
+        {3, "O", &oShape, &buf.oStrides}}) {
+    Expected<std::array<int64_t, 4>> checked = rowStrides(name, *shape, *given);
+    if (!checked)
+      return checked.takeError();
+    strides[i] = *checked;
+  }
+  return strides;
+}
+
 } // namespace
 
-Error CpuKernel::run(const AttentionBuffers &buf) const {
+Error checkBuffers(const AttentionProblem &problem,
+                   const AttentionBuffers &buf) {
   // 1. The buffers must match the compiled shapes (dynamic dims: agree
   //    among themselves).
   ProblemShapes s = getShapes(problem);
   auto check = [&](llvm::StringRef name, llvm::ArrayRef<int64_t> compiled,
                    llvm::ArrayRef<int64_t> actual) -> Error {
+    if (llvm::any_of(actual, [](int64_t d) { return d < 0; }))
+      return llvm::createStringError("%s has a negative size in shape %s",
+                                     name.str().c_str(),
+                                     formatShape(actual).c_str());
     for (size_t i = 0; i < compiled.size(); ++i)
       if (!ShapedType::isDynamic(compiled[i]) && compiled[i] != actual[i])
         return llvm::createStringError(
@@ -327,27 +409,52 @@ Error CpuKernel::run(const AttentionBuffers &buf) const {
       return llvm::createStringError(
           "mask shape %s does not broadcast to %s",
           formatShape(buf.maskShape).c_str(), formatShape(full).c_str());
-  // Empty buffers may be null (e.g. K and V when Sk = 0).
-  auto missing = [](const void *p, llvm::ArrayRef<int64_t> shape) {
+
+  // 2. Pointers: empty buffers may be null (e.g. K and V when Sk = 0).
+  std::array<int64_t, 4> oShape = {qs[0], qs[1], qs[2], vs[3]};
+  for (auto [name, data, shape] :
+       {std::tuple<const char *, const void *, llvm::ArrayRef<int64_t>>{
+            "Q", buf.q, qs},
+        {"K", buf.k, ks},
+        {"V", buf.v, vs},
+        {"O", buf.o, oShape},
+        {"LSE", buf.lse, llvm::ArrayRef(oShape).take_front(3)},
+        {"mask", buf.mask, buf.maskShape}}) {
+    if (!hasMask && llvm::StringRef(name) == "mask")
+      continue;
     int64_t n = 1;
     for (int64_t d : shape)
       n *= d;
-    return !p && n > 0;
-  };
-  std::array<int64_t, 4> oShape = {qs[0], qs[1], qs[2], vs[3]};
-  if (missing(buf.q, qs) || missing(buf.k, ks) || missing(buf.v, vs) ||
-      missing(buf.o, oShape) || missing(buf.lse, llvm::ArrayRef(oShape).take_front(3)) ||
-      (hasMask && missing(buf.mask, buf.maskShape)))
-    return llvm::createStringError("null buffer passed to the attention kernel");
+    if (!data && n > 0)
+      return llvm::createStringError(
+          "the %s buffer is null but has %lld elements (shape %s)", name,
+          static_cast<long long>(n), formatShape(shape).c_str());
+  }
 
-  // 2. Call the C interface through the packed wrapper.
-  Descriptor<4> dq = describe<4>(buf.q, qs), dk = describe<4>(buf.k, ks),
-                dv = describe<4>(buf.v, vs),
-                dm = describe<4>(buf.mask, buf.maskShape),
-                dout = describe<4>(buf.o, oShape);
-  Descriptor<3> dlse = describe<3>(buf.lse, llvm::ArrayRef(oShape).take_front(3));
+  // 3. Strides.
+  return allRowStrides(buf).takeError();
+}
+
+Error CpuKernel::run(const AttentionBuffers &buf) const {
+  if (Error e = checkBuffers(problem, buf))
+    return e;
+
+  // Call the C interface through the packed wrapper.
+  Expected<std::array<std::array<int64_t, 4>, 4>> strides = allRowStrides(buf);
+  if (!strides)
+    return strides.takeError();
+  const auto &qs = buf.qShape;
+  std::array<int64_t, 4> oShape = {qs[0], qs[1], qs[2], buf.vShape[3]};
+  std::array<int64_t, 3> lseShape = {qs[0], qs[1], qs[2]};
+  Descriptor<4> dq = describe(buf.q, qs, (*strides)[0]),
+                dk = describe(buf.k, buf.kShape, (*strides)[1]),
+                dv = describe(buf.v, buf.vShape, (*strides)[2]),
+                dm = describe(buf.mask, buf.maskShape,
+                              denseStrides(buf.maskShape)),
+                dout = describe(buf.o, oShape, (*strides)[3]);
+  Descriptor<3> dlse = describe(buf.lse, lseShape, denseStrides(lseShape));
   SmallVector<void *> descs = {&dq, &dk, &dv};
-  if (hasMask)
+  if (problem.mask != AttentionProblem::Mask::None)
     descs.push_back(&dm);
   descs.push_back(&dout);
   descs.push_back(&dlse);

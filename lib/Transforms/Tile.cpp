@@ -92,17 +92,25 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
     int64_t bm = queryTileRows(op, qTile, vectorWidth);
     int64_t bn = keyTileColumns(op, kTile);
 
-    // Operands as buffers, results as fresh buffers.
-    auto toBuffer = [&](Value tensor) -> Value {
+    // Operands as buffers, results as fresh buffers. Q, K and V are read
+    // through any row strides (only the head dimension must be contiguous,
+    // for vector loads): a function taking BSHD or padded buffers then
+    // bufferizes to a memref.cast instead of a copy into a dense buffer.
+    auto toBuffer = [&](Value tensor, bool strided) -> Value {
       if (!tensor)
         return {};
       auto t = cast<RankedTensorType>(tensor.getType());
+      int64_t dyn = ShapedType::kDynamic;
+      MemRefLayoutAttrInterface layout;
+      if (strided)
+        layout = StridedLayoutAttr::get(b.getContext(), dyn, {dyn, dyn, dyn, 1});
       return bufferization::ToBufferOp::create(
-          b, MemRefType::get(t.getShape(), t.getElementType()), tensor,
+          b, MemRefType::get(t.getShape(), t.getElementType(), layout), tensor,
           /*read_only=*/true);
     };
-    Value q = toBuffer(op.getQuery()), k = toBuffer(op.getKey()),
-          v = toBuffer(op.getValue()), mask = toBuffer(op.getMask());
+    Value q = toBuffer(op.getQuery(), true), k = toBuffer(op.getKey(), true),
+          v = toBuffer(op.getValue(), true),
+          mask = toBuffer(op.getMask(), false);
 
     Value batch = dimOf(b, q, 0), sq = dimOf(b, q, 2), sk = dimOf(b, k, 2);
     assertSameSize(b, batch, dimOf(b, k, 0), "key batch != query batch");

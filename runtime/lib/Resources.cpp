@@ -243,6 +243,11 @@ Result<Kernel> Module::getKernel(const std::string &name) const {
 
 Status Kernel::launch(const LaunchConfig &config, void **args,
                       const Stream &stream) const {
+  return launch(config, args, stream.getHandle());
+}
+
+Status Kernel::launch(const LaunchConfig &config, void **args,
+                      CUstream_st *stream) const {
   // Opting in on every such launch, as FlashAttention does, rather than once
   // per kernel: the limit belongs to the function, which other Kernel
   // objects for it may have lowered since.
@@ -265,7 +270,7 @@ Status Kernel::launch(const LaunchConfig &config, void **args,
   const Dim3 &grid = config.grid, &block = config.block;
   if (CUresult result = api->cuLaunchKernel(
           handle, grid.x, grid.y, grid.z, block.x, block.y, block.z,
-          config.dynamicSharedMemory, stream.getHandle(), args, nullptr))
+          config.dynamicSharedMemory, stream, args, nullptr))
     return callError(*api, result, "cuLaunchKernel",
                      "kernel '" + name + "' with grid " +
                          toString(config.grid) + ", block " +

@@ -104,7 +104,7 @@ TEST(CpuKernel, RejectsMismatchedBuffers) {
 
   buffers.kShape = p.k;
   buffers.v = nullptr;
-  EXPECT_NE(errorText((*kernel)->run(buffers)).find("null buffer"),
+  EXPECT_NE(errorText((*kernel)->run(buffers)).find("the V buffer is null"),
             std::string::npos);
 }
 

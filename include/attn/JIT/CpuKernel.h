@@ -52,17 +52,41 @@ struct CpuCompileOptions {
   unsigned numThreads = 0; ///< 0 = all cores
 };
 
-/// Dense row-major buffers of one launch. Q/K/V/O hold `dtype` elements
-/// (f16/bf16 as raw 16-bit patterns); a Keep mask holds one byte per element
-/// (0 or 1), a Bias mask `biasType` elements; LSE is float.
+/// The buffers of one launch. Q/K/V/O hold `dtype` elements (f16/bf16 as
+/// raw 16-bit patterns); a Keep mask holds one byte per element (0 or 1), a
+/// Bias mask `biasType` elements; LSE is float. The mask and LSE are dense
+/// row-major; Q, K, V and O are too unless strides are given.
 struct AttentionBuffers {
+  using Strides = std::optional<std::array<int64_t, 4>>;
+
   const void *q = nullptr, *k = nullptr, *v = nullptr, *mask = nullptr;
   void *o = nullptr;
   float *lse = nullptr;
   /// Actual shapes (must equal the problem's static dims; dynamic ones may
   /// differ when the problem was compiled with dynamicLengths).
   std::array<int64_t, 4> qShape{}, kShape{}, vShape{}, maskShape{1, 1, 1, 1};
+  /// Strides in elements, e.g. {S·H·D, D, H·D, 1} for a [B, S, H, D]
+  /// buffer: non-negative, and 1 for the head dim (vector loads).
+  Strides qStrides, kStrides, vStrides, oStrides;
 };
+
+/// Checks `buffers` against `problem`: sizes non-negative, static dims as
+/// compiled, dynamic ones consistent, the mask broadcastable, no null
+/// pointer to elements, strides valid (see AttentionBuffers).
+llvm::Error checkBuffers(const AttentionProblem &problem,
+                         const AttentionBuffers &buffers);
+
+/// Dense row-major strides of `shape`, in elements.
+template <size_t N>
+std::array<int64_t, N> denseStrides(const std::array<int64_t, N> &shape) {
+  std::array<int64_t, N> strides;
+  int64_t stride = 1;
+  for (size_t i = N; i-- > 0;) {
+    strides[i] = stride;
+    stride *= shape[i];
+  }
+  return strides;
+}
 
 /// An MLIR context with everything the attn pipelines need; diagnostics
 /// print without an IR dump (users get one line).
@@ -72,8 +96,9 @@ std::unique_ptr<mlir::MLIRContext> createAttnContext();
 class DiagnosticCollector {
 public:
   explicit DiagnosticCollector(mlir::MLIRContext &ctx);
-  /// "`what`: <diagnostics>" as an error.
-  llvm::Error takeError(llvm::StringRef what);
+  /// "`what`: <diagnostics>" as an error with `code`.
+  llvm::Error takeError(llvm::StringRef what,
+                        std::error_code code = llvm::inconvertibleErrorCode());
 
 private:
   std::string text;
@@ -82,7 +107,7 @@ private:
 
 /// The attn.attention function of `problem` (memref arguments Q, K, V,
 /// [mask], O, LSE; C interface), verified: the op verifier's messages come
-/// back as one llvm::Error.
+/// back as one llvm::Error (std::errc::invalid_argument).
 llvm::Expected<mlir::OwningOpRef<mlir::ModuleOp>>
 buildAttentionModule(mlir::MLIRContext &ctx, const AttentionProblem &problem);
 

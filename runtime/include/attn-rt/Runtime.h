@@ -282,6 +282,10 @@ public:
   /// names the maximum.
   Status launch(const LaunchConfig &config, void **args,
                 const Stream &stream) const;
+  /// The same on a stream the caller owns (e.g. from the CUDA runtime or a
+  /// framework); null is the legacy default stream.
+  Status launch(const LaunchConfig &config, void **args,
+                CUstream_st *stream) const;
 
   const std::string &getName() const { return name; }
 

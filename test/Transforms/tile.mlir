@@ -25,10 +25,11 @@
 
 // CHECK-LABEL: func.func @gqa_causal_bottom_right(
 // CHECK-SAME:      %[[QT:[^:]+]]: tensor<2x8x100x64xf16>, %[[KT:[^:]+]]: tensor<2x2x300x64xf16>, %[[VT:[^:]+]]: tensor<2x2x300x64xf16>)
-// Operands are read through buffers.
-// CHECK-NEXT:    %[[Q:.+]] = bufferization.to_buffer %[[QT]] read_only : tensor<2x8x100x64xf16> to memref<2x8x100x64xf16>
-// CHECK-NEXT:    %[[K:.+]] = bufferization.to_buffer %[[KT]] read_only : tensor<2x2x300x64xf16> to memref<2x2x300x64xf16>
-// CHECK-NEXT:    %[[V:.+]] = bufferization.to_buffer %[[VT]] read_only : tensor<2x2x300x64xf16> to memref<2x2x300x64xf16>
+// Operands are read through buffers; Q, K and V with any row strides (a
+// contiguous head dim), the mask dense.
+// CHECK-NEXT:    %[[Q:.+]] = bufferization.to_buffer %[[QT]] read_only : tensor<2x8x100x64xf16> to memref<2x8x100x64xf16, strided<[?, ?, ?, 1], offset: ?>>
+// CHECK-NEXT:    %[[K:.+]] = bufferization.to_buffer %[[KT]] read_only : tensor<2x2x300x64xf16> to memref<2x2x300x64xf16, strided<[?, ?, ?, 1], offset: ?>>
+// CHECK-NEXT:    %[[V:.+]] = bufferization.to_buffer %[[VT]] read_only : tensor<2x2x300x64xf16> to memref<2x2x300x64xf16, strided<[?, ?, ?, 1], offset: ?>>
 // B, Sq and Sk are static: constants, and no run-time check.
 // CHECK-NEXT:    %[[B:.+]] = arith.constant 2 : index
 // CHECK-NEXT:    %[[SQ:.+]] = arith.constant 100 : index
@@ -74,7 +75,7 @@
 // SMALL-NEXT:        %[[ACC:.+]] = memref.alloca() {alignment = 64 : i64} : memref<64x32xf32>
 // SMALL-NEXT:        %[[S:.+]] = memref.alloca() {alignment = 64 : i64} : memref<16x32xf32>
 // q_scale = scale = 1 / sqrt(64) = 0.125.
-// CHECK-NEXT:        attn.tile_init %[[Q]][%[[IB]], %[[IH]], %[[Q0]]] into %[[QTILE]] state(%[[M]], %[[L]], %[[ACC]]) {q_scale = 1.250000e-01 : f64} : memref<2x8x100x64xf16>
+// CHECK-NEXT:        attn.tile_init %[[Q]][%[[IB]], %[[IH]], %[[Q0]]] into %[[QTILE]] state(%[[M]], %[[L]], %[[ACC]]) {q_scale = 1.250000e-01 : f64} : memref<2x8x100x64xf16, strided<[?, ?, ?, 1], offset: ?>>
 // Key-tile range for the rows [q0, qLast], qLast = q0 + min(BM, Sq - q0) - 1:
 // no lower bound, so kStart = 0; kEnd = min(Sk, qLast + (Sk - Sq) + 1);
 // tiles [kStart / BN, kEnd > kStart ? ceil(kEnd / BN) : kStart / BN).
@@ -266,7 +267,7 @@ func.func @top_left_causal_window_softcap(%q: tensor<1x4x256x128xbf16>, %k: tens
 // DEF-NEXT:          memref.alloca() {alignment = 64 : i64} : memref<64x16xf32>
 // SMALL-NEXT:        memref.alloca() {alignment = 64 : i64} : memref<16x16xf32>
 // q_scale = 1 / sqrt(128) = 0.08838834764831845.
-// CHECK-NEXT:        attn.tile_init {{.*}} {q_scale = 0.088388347648318433 : f64} : memref<4x32x1x128xf16>, memref<128x16xf32>, memref<16xf32>, memref<128x16xf32>
+// CHECK-NEXT:        attn.tile_init {{.*}} {q_scale = 0.088388347648318433 : f64} : memref<4x32x1x128xf16, strided<[?, ?, ?, 1], offset: ?>>, memref<128x16xf32>, memref<16xf32>, memref<128x16xf32>
 func.func @decode_query_tile_shrinks(%q: tensor<4x32x1x128xf16>, %k: tensor<4x8x4096x128xf16>, %v: tensor<4x8x4096x128xf16>) -> (tensor<4x32x1x128xf16>, tensor<4x32x1xf32>) {
   %o, %lse = attn.attention %q, %k, %v {causal = #attn.causal<bottom_right>} : tensor<4x32x1x128xf16>, tensor<4x8x4096x128xf16>, tensor<4x8x4096x128xf16> -> tensor<4x32x1x128xf16>, tensor<4x32x1xf32>
   return %o, %lse : tensor<4x32x1x128xf16>, tensor<4x32x1xf32>
@@ -279,8 +280,8 @@ func.func @decode_query_tile_shrinks(%q: tensor<4x32x1x128xf16>, %k: tensor<4x8x
 // DEF:           %[[BM:.+]] = arith.constant 48 : index
 // SMALL:         %[[BM:.+]] = arith.constant 32 : index
 // CHECK:         arith.ceildivsi %{{.+}}, %[[BM]] : index
-// DEF:           attn.tile_init {{.*}} {q_scale = 0.17677669529663687 : f64} : memref<1x2x40x32xf32>, memref<32x48xf32>, memref<48xf32>, memref<32x48xf32>
-// SMALL:         attn.tile_init {{.*}} {q_scale = 0.17677669529663687 : f64} : memref<1x2x40x32xf32>, memref<32x32xf32>, memref<32xf32>, memref<32x32xf32>
+// DEF:           attn.tile_init {{.*}} {q_scale = 0.17677669529663687 : f64} : memref<1x2x40x32xf32, strided<[?, ?, ?, 1], offset: ?>>, memref<32x48xf32>, memref<48xf32>, memref<32x48xf32>
+// SMALL:         attn.tile_init {{.*}} {q_scale = 0.17677669529663687 : f64} : memref<1x2x40x32xf32, strided<[?, ?, ?, 1], offset: ?>>, memref<32x32xf32>, memref<32xf32>, memref<32x32xf32>
 func.func @short_prefill_query_tile_rounds_to_vector_width(%q: tensor<1x2x40x32xf32>, %k: tensor<1x2x40x32xf32>, %v: tensor<1x2x40x32xf32>) -> (tensor<1x2x40x32xf32>, tensor<1x2x40xf32>) {
   %o, %lse = attn.attention %q, %k, %v : tensor<1x2x40x32xf32>, tensor<1x2x40x32xf32>, tensor<1x2x40x32xf32> -> tensor<1x2x40x32xf32>, tensor<1x2x40xf32>
   return %o, %lse : tensor<1x2x40x32xf32>, tensor<1x2x40xf32>
@@ -322,22 +323,22 @@ func.func @float_bias_every_tile_masked(%q: tensor<2x4x100x32xf32>, %k: tensor<2
 //===----------------------------------------------------------------------===//
 
 // CHECK-LABEL: func.func @dynamic_dims_runtime_checks(
-// CHECK:         %[[Q:.+]] = bufferization.to_buffer %{{.+}} : tensor<?x8x?x64xf16> to memref<?x8x?x64xf16>
-// CHECK-NEXT:    %[[K:.+]] = bufferization.to_buffer %{{.+}} : tensor<?x1x?x64xf16> to memref<?x1x?x64xf16>
-// CHECK-NEXT:    %[[V:.+]] = bufferization.to_buffer %{{.+}} : tensor<?x1x?x64xf16> to memref<?x1x?x64xf16>
+// CHECK:         %[[Q:.+]] = bufferization.to_buffer %{{.+}} : tensor<?x8x?x64xf16> to memref<?x8x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>
+// CHECK-NEXT:    %[[K:.+]] = bufferization.to_buffer %{{.+}} : tensor<?x1x?x64xf16> to memref<?x1x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>
+// CHECK-NEXT:    %[[V:.+]] = bufferization.to_buffer %{{.+}} : tensor<?x1x?x64xf16> to memref<?x1x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>
 // CHECK-NEXT:    %[[MASK:.+]] = bufferization.to_buffer %{{.+}} : tensor<?x1x?x?xi1> to memref<?x1x?x?xi1>
 // B = dim(Q, 0), Sq = dim(Q, 2), Sk = dim(K, 2).
-// CHECK:         %[[B:.+]] = memref.dim %[[Q]], %{{.+}} : memref<?x8x?x64xf16>
-// CHECK:         %[[SQ:.+]] = memref.dim %[[Q]], %{{.+}} : memref<?x8x?x64xf16>
-// CHECK:         %[[SK:.+]] = memref.dim %[[K]], %{{.+}} : memref<?x1x?x64xf16>
+// CHECK:         %[[B:.+]] = memref.dim %[[Q]], %{{.+}} : memref<?x8x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>
+// CHECK:         %[[SQ:.+]] = memref.dim %[[Q]], %{{.+}} : memref<?x8x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>
+// CHECK:         %[[SK:.+]] = memref.dim %[[K]], %{{.+}} : memref<?x1x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>
 // B(K) == B(Q), B(V) == B(Q), Sk(V) == Sk(K).
-// CHECK:         %[[KB:.+]] = memref.dim %[[K]], %{{.+}} : memref<?x1x?x64xf16>
+// CHECK:         %[[KB:.+]] = memref.dim %[[K]], %{{.+}} : memref<?x1x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>
 // CHECK-NEXT:    %[[OK0:.+]] = arith.cmpi eq, %[[B]], %[[KB]] : index
 // CHECK-NEXT:    cf.assert %[[OK0]], "attn.attention: key batch != query batch"
-// CHECK:         %[[VB:.+]] = memref.dim %[[V]], %{{.+}} : memref<?x1x?x64xf16>
+// CHECK:         %[[VB:.+]] = memref.dim %[[V]], %{{.+}} : memref<?x1x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>
 // CHECK-NEXT:    %[[OK1:.+]] = arith.cmpi eq, %[[B]], %[[VB]] : index
 // CHECK-NEXT:    cf.assert %[[OK1]], "attn.attention: value batch != query batch"
-// CHECK:         %[[VSK:.+]] = memref.dim %[[V]], %{{.+}} : memref<?x1x?x64xf16>
+// CHECK:         %[[VSK:.+]] = memref.dim %[[V]], %{{.+}} : memref<?x1x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>
 // CHECK-NEXT:    %[[OK2:.+]] = arith.cmpi eq, %[[SK]], %[[VSK]] : index
 // CHECK-NEXT:    cf.assert %[[OK2]], "attn.attention: value length != key length"
 // Each dynamic mask dim d must be 1 or the full dim: (d == 1) || (d == full).
@@ -387,7 +388,7 @@ func.func @dynamic_dims_runtime_checks(%q: tensor<?x8x?x64xf16>, %k: tensor<?x1x
 // dims are not.
 // CHECK-LABEL: func.func @static_mask_dim_dynamic_key_length(
 // CHECK:         %[[K:.+]] = bufferization.to_buffer %arg1
-// CHECK:         %[[SK:.+]] = memref.dim %[[K]], %{{.+}} : memref<?x4x?x32xf32>
+// CHECK:         %[[SK:.+]] = memref.dim %[[K]], %{{.+}} : memref<?x4x?x32xf32, strided<[?, ?, ?, 1], offset: ?>>
 // CHECK:         cf.assert %{{.+}}, "attn.attention: value length != key length"
 // CHECK-NOT:     mask dim 0
 // CHECK-NOT:     mask dim 1

@@ -5,10 +5,12 @@
 #   run.sh BUILD_DIR SOURCE_DIR [CMAKE [NINJA [CXX]]]
 #
 # Steps: cmake --install; check the installed layout; run an installed tool;
-# configure the consumer with only -DAttn_DIR=<prefix>/lib/cmake/Attn; build
-# it; run jit_consumer (JIT on the CPU, checked against the fp64 reference)
-# and runtime_consumer (Attn::Runtime alone). Stops at the first failing step
-# and names it. The temporary directory is always removed.
+# configure the consumer with only -DAttn_DIR=<prefix>/lib/cmake/Attn (and
+# the path of the C example it builds); build it; run jit_consumer (JIT on
+# the CPU, checked against the fp64 reference), runtime_consumer
+# (Attn::Runtime alone), compiler_consumer (the C++ embedding API) and
+# c_consumer (the C API, examples/c/attention.c). Stops at the first failing
+# step and names it. The temporary directory is always removed.
 set -uo pipefail
 
 if (($# < 2)); then
@@ -50,8 +52,9 @@ check_layout() {
     lib/cmake/Attn/AttnRuntimeTargets.cmake \
     lib/libAttnJIT.a lib/libAttnPipelines.a lib/libAttnTransforms.a \
     lib/libAttnDialect.a lib/libAttnSupport.a lib/libAttnReference.a \
-    lib/libAttnRuntime.a \
+    lib/libAttnRuntime.a lib/libAttnCompiler.a lib/libAttnC.a \
     include/attn/JIT/CpuKernel.h include/attn/JIT/HostAttention.h \
+    include/attn/JIT/Compiler.h include/attn-c/Attn.h \
     include/attn/Dialect/AttnOps.h.inc include/attn/Dialect/AttnDialect.h.inc \
     include/attn/Dialect/AttnEnums.h.inc include/attn/Dialect/AttnAttrs.h.inc \
     include/attn/Transforms/Passes.h.inc \
@@ -80,8 +83,11 @@ step "installed attn-opt" \
 step "configure the consumer" \
   "$cmake" -G Ninja -S "$source/test/install/consumer" -B "$tmp/build" \
   -DCMAKE_MAKE_PROGRAM="$ninja" -DCMAKE_CXX_COMPILER="$cxx" \
-  -DAttn_DIR="$prefix/lib/cmake/Attn"
+  -DAttn_DIR="$prefix/lib/cmake/Attn" \
+  -DATTN_C_EXAMPLE="$source/examples/c/attention.c"
 step "build the consumer" "$cmake" --build "$tmp/build"
 step "run jit_consumer" "$tmp/build/jit_consumer"
 step "run runtime_consumer" "$tmp/build/runtime_consumer"
+step "run compiler_consumer" "$tmp/build/compiler_consumer"
+step "run c_consumer" "$tmp/build/c_consumer"
 echo "install test: passed"

@@ -166,8 +166,9 @@ static int runCase(attn_compiler *compiler, const Case *c) {
   for (i = 0; i < 4; ++i) {
     int64_t full[4];
     full[0] = b, full[1] = hq, full[2] = sq, full[3] = sk;
-    maskShape[i] = spec->mask_shape[i] == ATTN_DYNAMIC_SIZE ? full[i]
-                                                            : spec->mask_shape[i];
+    maskShape[i] = spec->mask_shape[i] == ATTN_DYNAMIC_SIZE
+                       ? full[i]
+                       : spec->mask_shape[i];
     maskCount *= (size_t)maskShape[i];
   }
   q = randomTensor(spec->dtype, (size_t)(b * hq * sq * d));
@@ -213,8 +214,8 @@ static int runCase(attn_compiler *compiler, const Case *c) {
         double m = -INFINITY, l = 0;
         for (j = 0; j < sk; ++j) {
           double s = 0;
-          int visible = spec->causal != ATTN_CAUSAL_BOTTOM_RIGHT ||
-                        j <= i + sk - sq;
+          int visible =
+              spec->causal != ATTN_CAUSAL_BOTTOM_RIGHT || j <= i + sk - sq;
           for (e = 0; e < d; ++e)
             s += q.value[offset(c, hq, sq, d, bi, h, i, e)] *
                  k.value[offset(c, hkv, sk, d, bi, kvh, j, e)];
@@ -226,7 +227,9 @@ static int runCase(attn_compiler *compiler, const Case *c) {
             at[2] = maskShape[2] == 1 ? 0 : i;
             at[3] = maskShape[3] == 1 ? 0 : j;
             s += mask.value[((at[0] * maskShape[1] + at[1]) * maskShape[2] +
-                             at[2]) * maskShape[3] + at[3]];
+                             at[2]) *
+                                maskShape[3] +
+                            at[3]];
           }
           scores[j] = visible ? s : -INFINITY;
           if (scores[j] > m)
@@ -266,6 +269,23 @@ done:
   return ok;
 }
 
+/* A case with the spec's defaults but these types, heads and head dims,
+   launched with these sizes on BHSD buffers. */
+static Case makeCase(const char *name, attn_dtype dtype, int64_t hq,
+                     int64_t hkv, int64_t d, int64_t dv, int64_t b, int64_t sq,
+                     int64_t sk, double tolerance) {
+  Case c;
+  c.name = name;
+  attn_spec_init(&c.spec);
+  c.spec.dtype = dtype;
+  c.spec.num_query_heads = hq, c.spec.num_kv_heads = hkv;
+  c.spec.head_dim = d, c.spec.value_head_dim = dv;
+  c.b = b, c.sq = sq, c.sk = sk;
+  c.bshd = 0;
+  c.tolerance = tolerance;
+  return c;
+}
+
 int main(void) {
   attn_compiler *compiler;
   Case cases[3];
@@ -278,39 +298,24 @@ int main(void) {
   }
 
   /* 1. f32 MHA, B/Sq/Sk at launch, [B, S, H, D] buffers. */
-  cases[0].name = "f32 MHA dynamic sizes, BSHD";
-  attn_spec_init(&cases[0].spec);
-  cases[0].spec.num_query_heads = cases[0].spec.num_kv_heads = 4;
-  cases[0].spec.head_dim = cases[0].spec.value_head_dim = 64;
-  cases[0].b = 2, cases[0].sq = 37, cases[0].sk = 53;
+  cases[0] = makeCase("f32 MHA dynamic sizes, BSHD", ATTN_F32, 4, 4, 64, 64, 2,
+                      37, 53, 1e-4);
   cases[0].bshd = 1;
-  cases[0].tolerance = 1e-4;
 
   /* 2. f16 GQA, causal bottom-right, static sizes. */
-  cases[1].name = "f16 GQA 8/2 causal";
-  attn_spec_init(&cases[1].spec);
-  cases[1].spec.dtype = ATTN_F16;
-  cases[1].spec.num_query_heads = 8, cases[1].spec.num_kv_heads = 2;
-  cases[1].spec.head_dim = cases[1].spec.value_head_dim = 64;
+  cases[1] =
+      makeCase("f16 GQA 8/2 causal", ATTN_F16, 8, 2, 64, 64, 1, 33, 70, 1e-3);
   cases[1].spec.causal = ATTN_CAUSAL_BOTTOM_RIGHT;
-  cases[1].spec.batch = 1, cases[1].spec.query_seq_len = 33;
+  cases[1].spec.batch = 1;
+  cases[1].spec.query_seq_len = 33;
   cases[1].spec.key_seq_len = 70;
-  cases[1].b = 1, cases[1].sq = 33, cases[1].sk = 70;
-  cases[1].bshd = 0;
-  cases[1].tolerance = 1e-3;
 
   /* 3. bf16, bias [1, 1, Sq, Sk] broadcast over B and H, D = 48, Dv = 32. */
-  cases[2].name = "bf16 bias mask, D != Dv";
-  attn_spec_init(&cases[2].spec);
-  cases[2].spec.dtype = ATTN_BF16;
-  cases[2].spec.num_query_heads = cases[2].spec.num_kv_heads = 2;
-  cases[2].spec.head_dim = 48, cases[2].spec.value_head_dim = 32;
+  cases[2] = makeCase("bf16 bias mask, D != Dv", ATTN_BF16, 2, 2, 48, 32, 2, 29,
+                      41, 8e-3);
   cases[2].spec.mask = ATTN_MASK_BIAS;
   cases[2].spec.mask_shape[2] = ATTN_DYNAMIC_SIZE; /* Sq */
   cases[2].spec.mask_shape[3] = ATTN_DYNAMIC_SIZE; /* Sk */
-  cases[2].b = 2, cases[2].sq = 29, cases[2].sk = 41;
-  cases[2].bshd = 0;
-  cases[2].tolerance = 8e-3;
 
   for (n = 0; n < sizeof cases / sizeof cases[0]; ++n)
     failures += !runCase(compiler, &cases[n]);

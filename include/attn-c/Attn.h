@@ -56,7 +56,11 @@ typedef enum attn_status {
   ATTN_STATUS_FAILED = 3
 } attn_status;
 
-typedef enum attn_dtype { ATTN_F32 = 0, ATTN_F16 = 1, ATTN_BF16 = 2 } attn_dtype;
+typedef enum attn_dtype {
+  ATTN_F32 = 0,
+  ATTN_F16 = 1,
+  ATTN_BF16 = 2
+} attn_dtype;
 
 typedef enum attn_mask_kind {
   ATTN_MASK_NONE = 0,
@@ -89,8 +93,8 @@ typedef struct attn_spec {
   attn_causal causal;
   /* Keys i + Sk - Sq - left <= j <= i + Sk - Sq + right; -1 = unbounded. */
   int64_t window_left, window_right;
-  double softcap; /* 0: none */
-  const char *target; /* "cpu" (NULL too) or a CUDA chip: "sm_80", ... */
+  double softcap;         /* 0: none */
+  const char *target;     /* "cpu" (NULL too) or a CUDA chip: "sm_80", ... */
   int64_t q_tile, k_tile; /* CPU tile sizes */
 } attn_spec;
 

@@ -60,8 +60,8 @@ attn_status checkStruct(const void *object, size_t structSize, size_t expected,
     return fail(ATTN_STATUS_INVALID_ARGUMENT,
                 std::string(type) + ".struct_size is " +
                     std::to_string(structSize) + " but this library's is " +
-                    std::to_string(expected) + ": initialize it with " +
-                    init + "()");
+                    std::to_string(expected) + ": initialize it with " + init +
+                    "()");
   return ATTN_STATUS_OK;
 }
 
@@ -124,8 +124,7 @@ llvm::Expected<attn::AttentionSpec> toSpec(const attn_spec &c) {
 attn::AttentionBuffers::Strides toStrides(const int64_t *strides) {
   if (!strides)
     return std::nullopt;
-  return std::array<int64_t, 4>{strides[0], strides[1], strides[2],
-                                strides[3]};
+  return std::array<int64_t, 4>{strides[0], strides[1], strides[2], strides[3]};
 }
 
 } // namespace
@@ -185,10 +184,9 @@ attn_status attn_compiler_create(const attn_compiler_options *options,
     return fail(ATTN_STATUS_INVALID_ARGUMENT, "compiler out-pointer is NULL");
   attn::CompilerOptions o;
   if (options) {
-    if (attn_status s =
-            checkStruct(options, options->struct_size,
-                        sizeof(attn_compiler_options), "attn_compiler_options",
-                        "attn_compiler_options_init"))
+    if (attn_status s = checkStruct(
+            options, options->struct_size, sizeof(attn_compiler_options),
+            "attn_compiler_options", "attn_compiler_options_init"))
       return s;
     o.numThreads = options->num_threads;
   }
@@ -204,9 +202,9 @@ attn_status attn_compile(const attn_compiler *compiler, const attn_spec *spec,
   if (!compiler || !kernel)
     return fail(ATTN_STATUS_INVALID_ARGUMENT,
                 !compiler ? "compiler is NULL" : "kernel out-pointer is NULL");
-  if (attn_status s = checkStruct(spec, spec ? spec->struct_size : 0,
-                                  sizeof(attn_spec), "attn_spec",
-                                  "attn_spec_init"))
+  if (attn_status s =
+          checkStruct(spec, spec ? spec->struct_size : 0, sizeof(attn_spec),
+                      "attn_spec", "attn_spec_init"))
     return s;
   llvm::Expected<attn::AttentionSpec> converted = toSpec(*spec);
   if (!converted)

@@ -1,9 +1,9 @@
 //===- Compiler.cpp - attn as a library: specs in, kernels out -----------===//
 
 #include "attn/JIT/Compiler.h"
-#include "attn/Support/Format.h"
 #include "attn-rt/Bundle.h"
 #include "attn-rt/Runtime.h"
+#include "attn/Support/Format.h"
 
 #ifdef ATTN_HAVE_GPU_JIT
 #include "attn/JIT/GpuKernel.h"
@@ -26,8 +26,8 @@ Error invalidArgument(const llvm::Twine &message) {
 }
 
 Error notSupported(const llvm::Twine &message) {
-  return llvm::createStringError(
-      std::make_error_code(std::errc::not_supported), message);
+  return llvm::createStringError(std::make_error_code(std::errc::not_supported),
+                                 message);
 }
 
 /// `error` with `code` instead of its own (the message is kept).
@@ -114,21 +114,22 @@ Expected<AttentionProblem> toProblem(const AttentionSpec &spec) {
 /// What a CUDA kernel needs besides its spec: the bundle, and the module
 /// loaded from it on first launch (into the launch device's primary
 /// context, which the CUDA runtime and frameworks share).
+/// What a CUDA kernel needs besides its spec: the bundle, and the kernel
+/// loaded from it on first launch (into the launch device's primary
+/// context, which the CUDA runtime and frameworks share).
 struct Kernel::Gpu {
-  struct Loaded {
-    rt::Context context;
-    rt::Module module;
-    rt::Kernel kernel;
-  };
-
   rt::Bundle bundle;
   std::mutex mutex; ///< guards `loaded`
-  std::unique_ptr<Loaded> loaded;
+  std::optional<rt::LoadedBundle> loaded;
 
-  Expected<const Loaded *> load(int device);
+  /// The loaded kernel, its context current on the calling thread.
+  Expected<const rt::LoadedBundle *> load(int device);
 };
 
-Expected<const Kernel::Gpu::Loaded *> Kernel::Gpu::load(int device) {
+Expected<const rt::LoadedBundle *> Kernel::Gpu::load(int device) {
+  auto fail = [](const rt::Status &s) {
+    return llvm::createStringError(s.getMessage());
+  };
   std::lock_guard<std::mutex> lock(mutex);
   if (loaded) {
     if (loaded->context.getDevice().ordinal != device)
@@ -136,28 +137,18 @@ Expected<const Kernel::Gpu::Loaded *> Kernel::Gpu::load(int device) {
           "the kernel is loaded on " + loaded->context.getDevice().describe() +
           "; compile it again to launch it on device " + llvm::Twine(device));
     if (rt::Status s = loaded->context.makeCurrent(); !s.ok())
-      return llvm::createStringError(s.getMessage());
-    return loaded.get();
+      return fail(s);
+    return &*loaded;
   }
-  auto fail = [](const rt::Status &s) {
-    return llvm::createStringError(s.getMessage());
-  };
   rt::Result<const rt::Driver *> driver = rt::Driver::get();
   if (!driver.ok())
     return fail(driver.getStatus());
-  rt::Result<rt::Context> context = rt::Context::create(**driver, device);
-  if (!context.ok())
-    return fail(context.getStatus());
-  rt::Result<rt::Module> module =
-      rt::Module::load(*context, bundle.cubin, bundle.metadata.target);
-  if (!module.ok())
-    return fail(module.getStatus());
-  rt::Result<rt::Kernel> kernel = module->getKernel(bundle.metadata.kernelName);
-  if (!kernel.ok())
-    return fail(kernel.getStatus());
-  loaded.reset(new Loaded{std::move(*context), std::move(*module),
-                          std::move(*kernel)});
-  return loaded.get();
+  rt::Result<rt::LoadedBundle> load =
+      rt::LoadedBundle::load(**driver, device, bundle);
+  if (!load.ok())
+    return fail(load.getStatus());
+  loaded.emplace(std::move(*load));
+  return &*loaded;
 }
 
 Kernel::Kernel(AttentionSpec spec, AttentionProblem problem)
@@ -171,7 +162,7 @@ const rt::Bundle *Kernel::getBundle() const {
 Expected<AttentionBuffers> Kernel::toBuffers(const LaunchArgs &args) const {
   for (auto [name, compiled, given] :
        {std::tuple<const char *, int64_t, int64_t>{"batch", spec.batch,
-                                                    args.batch},
+                                                   args.batch},
         {"querySeqLen", spec.querySeqLen, args.querySeqLen},
         {"keySeqLen", spec.keySeqLen, args.keySeqLen}}) {
     if (given < 0)
@@ -221,18 +212,17 @@ Error Kernel::launchGpu(const AttentionBuffers &b,
   // The GPU kernel indexes dense [B, H, S, D] buffers so far.
   const std::array<int64_t, 4> &qs = b.qShape;
   std::array<int64_t, 4> oShape = {qs[0], qs[1], qs[2], b.vShape[3]};
-  for (auto [name, shape, given] :
-       {std::tuple{"Q", &qs, &b.qStrides},
-        {"K", &b.kShape, &b.kStrides},
-        {"V", &b.vShape, &b.vStrides},
-        {"O", &oShape, &b.oStrides}})
+  for (auto [name, shape, given] : {std::tuple{"Q", &qs, &b.qStrides},
+                                    {"K", &b.kShape, &b.kStrides},
+                                    {"V", &b.vShape, &b.vStrides},
+                                    {"O", &oShape, &b.oStrides}})
     if (*given && **given != denseStrides(*shape))
       return notSupported(llvm::Twine("CUDA kernels take dense [B, H, S, D] "
                                       "buffers so far: ") +
                           name + " strides " + formatShape(**given) +
                           " differ from " + formatShape(denseStrides(*shape)));
 
-  Expected<const Gpu::Loaded *> loaded = gpu->load(args.device);
+  Expected<const rt::LoadedBundle *> loaded = gpu->load(args.device);
   if (!loaded)
     return loaded.takeError();
   // Parameters in the order of the bundle's metadata, which the kernel
@@ -240,36 +230,30 @@ Error Kernel::launchGpu(const AttentionBuffers &b,
   const rt::BundleMetadata &m = gpu->bundle.metadata;
   std::vector<rt::DevicePtr> pointers;
   std::vector<int64_t> values;
+  // Reserved up front: `params` points into both.
   pointers.reserve(m.args.size());
   values.reserve(m.args.size());
+  const std::pair<llvm::StringRef, const void *> buffers[] = {
+      {"q", b.q},       {"k", b.k}, {"v", b.v},
+      {"mask", b.mask}, {"o", b.o}, {"lse", b.lse}};
+  const std::pair<llvm::StringRef, int64_t> sizes[] = {{"sq", qs[2]},
+                                                       {"sk", b.kShape[2]}};
   std::vector<void *> params;
   for (const rt::KernelArg &a : m.args) {
-    const void *pointer = nullptr;
-    if (a.name == "q")
-      pointer = b.q;
-    else if (a.name == "k")
-      pointer = b.k;
-    else if (a.name == "v")
-      pointer = b.v;
-    else if (a.name == "mask")
-      pointer = b.mask;
-    else if (a.name == "o")
-      pointer = b.o;
-    else if (a.name == "lse")
-      pointer = b.lse;
-    else if (a.name == "sq")
-      values.push_back(qs[2]);
-    else if (a.name == "sk")
-      values.push_back(b.kShape[2]);
-    else
+    auto named = [&](const auto &entry) { return entry.first == a.name; };
+    const auto *buffer = llvm::find_if(buffers, named);
+    const auto *size = llvm::find_if(sizes, named);
+    if (buffer != std::end(buffers) && a.kind == rt::ArgKind::Pointer) {
+      pointers.push_back(reinterpret_cast<uintptr_t>(buffer->second));
+      params.push_back(&pointers.back());
+    } else if (size != std::end(sizes) && a.kind == rt::ArgKind::I64) {
+      values.push_back(size->second);
+      params.push_back(&values.back());
+    } else {
       return llvm::createStringError(
           "the kernel takes a parameter '" + a.name +
           "' that this launcher does not know (bundle from a newer attn?)");
-    bool isPointer = a.kind == rt::ArgKind::Pointer;
-    if (isPointer)
-      pointers.push_back(reinterpret_cast<uintptr_t>(pointer));
-    params.push_back(isPointer ? static_cast<void *>(&pointers.back())
-                               : static_cast<void *>(&values.back()));
+    }
   }
   if (rt::Status s = (*loaded)->kernel.launch(
           m.launch, params.data(), static_cast<CUstream_st *>(args.stream));

@@ -9,9 +9,9 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/Builders.h"
@@ -308,8 +308,7 @@ CpuKernel::compile(const AttentionProblem &problem,
 
 namespace {
 /// The memref descriptor of the C interface for a rank-N buffer.
-template <size_t N>
-struct Descriptor {
+template <size_t N> struct Descriptor {
   void *allocated;
   void *aligned;
   int64_t offset;
@@ -354,11 +353,10 @@ allRowStrides(const AttentionBuffers &buf) {
   const std::array<int64_t, 4> &qs = buf.qShape, &vs = buf.vShape;
   std::array<int64_t, 4> oShape = {qs[0], qs[1], qs[2], vs[3]};
   std::array<std::array<int64_t, 4>, 4> strides;
-  for (auto [i, name, shape, given] :
-       {std::tuple{0, "Q", &qs, &buf.qStrides},
-        {1, "K", &buf.kShape, &buf.kStrides},
-        {2, "V", &vs, &buf.vStrides},
-        {3, "O", &oShape, &buf.oStrides}}) {
+  for (auto [i, name, shape, given] : {std::tuple{0, "Q", &qs, &buf.qStrides},
+                                       {1, "K", &buf.kShape, &buf.kStrides},
+                                       {2, "V", &vs, &buf.vStrides},
+                                       {3, "O", &oShape, &buf.oStrides}}) {
     Expected<std::array<int64_t, 4>> checked = rowStrides(name, *shape, *given);
     if (!checked)
       return checked.takeError();

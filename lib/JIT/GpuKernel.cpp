@@ -202,16 +202,12 @@ Expected<HostOutputs> runGpu(const rt::Driver &driver, const rt::Bundle &bundle,
     return llvm::createStringError(s.getMessage());
   };
   const AttentionProblem &p = in.problem;
-  rt::Result<rt::Context> ctx = rt::Context::create(driver, 0);
-  if (!ctx.ok())
-    return fail(ctx.getStatus());
-  rt::Result<rt::Module> module =
-      rt::Module::load(*ctx, bundle.cubin, bundle.metadata.target);
-  if (!module.ok())
-    return fail(module.getStatus());
-  rt::Result<rt::Kernel> kernel = module->getKernel(bundle.metadata.kernelName);
-  if (!kernel.ok())
-    return fail(kernel.getStatus());
+  rt::Result<rt::LoadedBundle> loaded =
+      rt::LoadedBundle::load(driver, 0, bundle);
+  if (!loaded.ok())
+    return fail(loaded.getStatus());
+  const rt::Context *ctx = &loaded->context;
+  const rt::Kernel *kernel = &loaded->kernel;
   rt::Result<rt::Stream> stream = rt::Stream::create(*ctx);
   if (!stream.ok())
     return fail(stream.getStatus());

@@ -103,7 +103,8 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
       int64_t dyn = ShapedType::kDynamic;
       MemRefLayoutAttrInterface layout;
       if (strided)
-        layout = StridedLayoutAttr::get(b.getContext(), dyn, {dyn, dyn, dyn, 1});
+        layout =
+            StridedLayoutAttr::get(b.getContext(), dyn, {dyn, dyn, dyn, 1});
       return bufferization::ToBufferOp::create(
           b, MemRefType::get(t.getShape(), t.getElementType(), layout), tensor,
           /*read_only=*/true);

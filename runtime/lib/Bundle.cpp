@@ -715,4 +715,20 @@ Status writeBundle(const std::string &path, const Bundle &bundle) {
   return Status();
 }
 
+Result<LoadedBundle> LoadedBundle::load(const Driver &driver, int ordinal,
+                                        const Bundle &bundle) {
+  Result<Context> context = Context::create(driver, ordinal);
+  if (!context.ok())
+    return context.getStatus();
+  Result<Module> module =
+      Module::load(*context, bundle.cubin, bundle.metadata.target);
+  if (!module.ok())
+    return module.getStatus();
+  Result<Kernel> kernel = module->getKernel(bundle.metadata.kernelName);
+  if (!kernel.ok())
+    return kernel.getStatus();
+  return LoadedBundle{std::move(*context), std::move(*module),
+                      std::move(*kernel)};
+}
+
 } // namespace attn::rt

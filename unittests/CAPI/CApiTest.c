@@ -48,8 +48,7 @@ int main(void) {
   attn_kernel *kernel = NULL;
   attn_spec spec;
   attn_launch_args args;
-  float q[2 * 4 * 32], k[2 * 3 * 32], v[2 * 3 * 32], o[2 * 4 * 32],
-      lse[2 * 4];
+  float q[2 * 4 * 32], k[2 * 3 * 32], v[2 * 3 * 32], o[2 * 4 * 32], lse[2 * 4];
   int64_t badStrides[4] = {128, 32, 1, 2};
 
   /* Compiler handles. */

@@ -9,9 +9,9 @@
 
 #include "TestProblems.h"
 
-#include "attn/JIT/Compiler.h"
 #include "attn-rt/Bundle.h"
 #include "attn-rt/Runtime.h"
+#include "attn/JIT/Compiler.h"
 
 #include "gtest/gtest.h"
 
@@ -39,8 +39,7 @@ Failure failure(llvm::Error e) {
   return f;
 }
 
-template <typename T>
-Failure failure(llvm::Expected<T> &e) {
+template <typename T> Failure failure(llvm::Expected<T> &e) {
   return failure(e.takeError());
 }
 
@@ -66,8 +65,8 @@ struct Layout {
     case BSHD:
       return {s[2] * s[1] * s[3], s[3], s[1] * s[3], 1};
     case Padded: // rows padded by 5 elements, heads by one row
-      return {s[1] * (s[2] + 1) * (s[3] + 5), (s[2] + 1) * (s[3] + 5),
-              s[3] + 5, 1};
+      return {s[1] * (s[2] + 1) * (s[3] + 5), (s[2] + 1) * (s[3] + 5), s[3] + 5,
+              1};
     }
     return {};
   }
@@ -104,11 +103,10 @@ void runAndCheck(const Kernel &kernel, const HostInputs &in, Layout layout) {
     if (i == 3)
       continue;
     std::vector<uint8_t> dense = toStorage(p.dtype, *values[i]);
-    forEachElement(*shapes[i], layout.strides(*shapes[i]),
-                   [&](int64_t from, int64_t to) {
-                     std::copy_n(&dense[from * bytes], bytes,
-                                 &buffers[i][to * bytes]);
-                   });
+    forEachElement(
+        *shapes[i], layout.strides(*shapes[i]), [&](int64_t from, int64_t to) {
+          std::copy_n(&dense[from * bytes], bytes, &buffers[i][to * bytes]);
+        });
   }
   std::vector<uint8_t> mask;
   if (p.mask == Mask::Keep)
@@ -137,9 +135,9 @@ void runAndCheck(const Kernel &kernel, const HostInputs &in, Layout layout) {
   out.o = fromStorage(p.dtype, o);
   auto report = checkOutputs(in, out);
   ASSERT_TRUE(!!report) << failure(report).message;
-  EXPECT_TRUE(report->ok()) << "O err " << report->o.maxErr << " (bound "
-                            << report->o.bound << "), LSE err "
-                            << report->lse.maxErr;
+  EXPECT_TRUE(report->ok())
+      << "O err " << report->o.maxErr << " (bound " << report->o.bound
+      << "), LSE err " << report->lse.maxErr;
 }
 
 /// The problem a launch of `spec` with these sizes computes.
@@ -179,7 +177,8 @@ std::shared_ptr<const Kernel> compileOrFail(const AttentionSpec &spec) {
   return *kernel;
 }
 
-// --- Valid specs on the CPU ---------------------------------------------------
+// --- Valid specs on the CPU
+// ---------------------------------------------------
 
 struct CpuCase {
   const char *name;
@@ -290,7 +289,8 @@ TEST(Compiler, KernelsAreSharedAcrossThreads) {
     th.join();
 }
 
-// --- Invalid specs ------------------------------------------------------------
+// --- Invalid specs
+// ------------------------------------------------------------
 
 llvm::Expected<std::shared_ptr<const Kernel>>
 compileWith(llvm::function_ref<void(AttentionSpec &)> change) {
@@ -341,13 +341,15 @@ TEST(CompilerErrors, VerifierMessages) {
     s.mask = Mask::Bias;
     s.maskShape = {1, 3, 1, 1};
   });
-  EXPECT_FAILS(k, std::errc::invalid_argument, "mask dim 1 (3) must be 1 or Hq");
+  EXPECT_FAILS(k, std::errc::invalid_argument,
+               "mask dim 1 (3) must be 1 or Hq");
   k = compileWith([](AttentionSpec &s) {
     s.querySeqLen = s.keySeqLen = s.batch = 4;
     s.mask = Mask::Keep;
     s.maskShape = {1, 1, 4, 5};
   });
-  EXPECT_FAILS(k, std::errc::invalid_argument, "mask dim 3 (5) must be 1 or Sk");
+  EXPECT_FAILS(k, std::errc::invalid_argument,
+               "mask dim 3 (5) must be 1 or Sk");
 }
 
 TEST(CompilerErrors, BadTileSizesFailInThePipeline) {
@@ -359,7 +361,8 @@ TEST(CompilerErrors, BadTileSizesFailInThePipeline) {
       << f.message;
 }
 
-// --- Launch errors ------------------------------------------------------------
+// --- Launch errors
+// ------------------------------------------------------------
 
 class LaunchErrors : public ::testing::Test {
 protected:
@@ -408,8 +411,9 @@ TEST_F(LaunchErrors, NullBuffers) {
     *pointer = saved;
   }
   args.o = nullptr;
-  EXPECT_FAILS(kernel->launch(args), std::errc::invalid_argument,
-               "the O buffer is null but has 960 elements (shape [2, 4, 5, 24])");
+  EXPECT_FAILS(
+      kernel->launch(args), std::errc::invalid_argument,
+      "the O buffer is null but has 960 elements (shape [2, 4, 5, 24])");
   args.o = o.data();
   args.lse = nullptr;
   EXPECT_FAILS(kernel->launch(args), std::errc::invalid_argument,
@@ -449,7 +453,8 @@ TEST(CompilerErrors, MaskThatNoLongerBroadcasts) {
                "mask shape [2, 1, 1, 4] does not broadcast to [3, 4, 2, 4]");
 }
 
-// --- CUDA targets -------------------------------------------------------------
+// --- CUDA targets
+// -------------------------------------------------------------
 
 AttentionSpec cudaSpec() {
   AttentionSpec s;
@@ -494,8 +499,9 @@ TEST(CompilerCuda, LaunchChecksStridesThenNeedsADriver) {
   args.lse = reinterpret_cast<float *>(0x1000);
   args.batch = 1, args.querySeqLen = 100, args.keySeqLen = 300;
   args.qStrides = {{100 * 8 * 64, 64, 8 * 64, 1}};
-  EXPECT_FAILS(kernel->launch(args), std::errc::not_supported,
-               "CUDA kernels take dense [B, H, S, D] buffers so far: Q strides");
+  EXPECT_FAILS(
+      kernel->launch(args), std::errc::not_supported,
+      "CUDA kernels take dense [B, H, S, D] buffers so far: Q strides");
   args.qStrides = {{8 * 100 * 64, 100 * 64, 64, 1}}; // dense: accepted
   if (rt::Driver::get().ok())
     GTEST_SKIP() << "a CUDA driver is present; not launching on fake pointers";

@@ -230,7 +230,8 @@ int cuEventDestroy_v2(void *event) {
 
 int cuLaunchKernel(void *, unsigned gridX, unsigned gridY, unsigned gridZ,
                    unsigned blockX, unsigned blockY, unsigned blockZ,
-                   unsigned sharedMemory, void *, void **arguments, void **) {
+                   unsigned sharedMemory, void *stream, void **arguments,
+                   void **) {
   if (sharedMemory > unsigned(state.dynamicSharedMemoryLimit))
     return kInvalidValue;
   ++state.launches;
@@ -238,6 +239,7 @@ int cuLaunchKernel(void *, unsigned gridX, unsigned gridY, unsigned gridZ,
   std::memcpy(state.grid, grid, sizeof(grid));
   std::memcpy(state.block, block, sizeof(block));
   state.sharedMemory = sharedMemory;
+  state.stream = stream;
   std::memcpy(&state.firstArgument, arguments[0], sizeof(state.firstArgument));
   // A tool run in a child process has no fakeCudaState() to show the test.
   if (const char *log = std::getenv("ATTN_FAKE_CUDA_LAUNCH_LOG"))

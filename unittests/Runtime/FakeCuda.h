@@ -34,6 +34,7 @@ struct FakeCudaState {
   int launches = 0;
   unsigned grid[3] = {}, block[3] = {}, sharedMemory = 0;
   unsigned long long firstArgument = 0;
+  void *stream = nullptr;
 };
 
 extern "C" FakeCudaState *fakeCudaState();

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn-rt/Bundle.h"
 #include "attn-rt/Runtime.h"
 
 #include "FakeCuda.h"
@@ -216,6 +217,41 @@ TEST_F(FakeDriverTest, KernelsLaunchAndOptInToSharedMemory) {
               "shared memory per block but device 0 (Fake GPU) allows at most "
               "166912 bytes (163.0 KiB)");
   EXPECT_EQ(state->launches, launches + 3);
+}
+
+TEST_F(FakeDriverTest, BundlesLoadWithTheirContextAndModule) {
+  Bundle bundle;
+  bundle.cubin = fakeCubin();
+  bundle.metadata.target = "sm_80";
+  bundle.metadata.kernelName = "attn_fwd";
+  {
+    Result<LoadedBundle> loaded = LoadedBundle::load(*driver, 0, bundle);
+    ASSERT_TRUE(loaded.ok()) << loaded.getMessage();
+    EXPECT_EQ(loaded->kernel.getName(), "attn_fwd");
+    EXPECT_EQ(state->liveModules, 1);
+  }
+  EXPECT_EQ(state->liveModules, 0);
+  bundle.metadata.kernelName = "attn_bwd";
+  expectError(LoadedBundle::load(*driver, 0, bundle),
+              "cuModuleGetFunction failed: CUDA_ERROR_NOT_FOUND (named symbol "
+              "not found): kernel 'attn_bwd'");
+}
+
+/// Streams the caller owns (CUDA runtime, frameworks) are passed through.
+TEST_F(FakeDriverTest, KernelsLaunchOnForeignStreams) {
+  Result<Module> module = Module::load(*context, fakeCubin(), "sm_80");
+  ASSERT_TRUE(module.ok()) << module.getMessage();
+  Result<Kernel> kernel = module->getKernel("attn_fwd");
+  Result<Stream> stream = Stream::create(*context);
+  ASSERT_TRUE(kernel.ok() && stream.ok());
+  DevicePtr address = 0x1234;
+  void *args[] = {&address};
+  LaunchConfig config{{1, 1, 1}, {32, 1, 1}, 0};
+  ASSERT_TRUE(kernel->launch(config, args, stream->getHandle()).ok());
+  EXPECT_EQ(state->stream, static_cast<void *>(stream->getHandle()));
+  ASSERT_TRUE(
+      kernel->launch(config, args, static_cast<CUstream_st *>(nullptr)).ok());
+  EXPECT_EQ(state->stream, nullptr);
 }
 
 TEST_F(FakeDriverTest, EventsTimeAndUnknownErrorsKeepTheirNumber) {

@@ -46,9 +46,9 @@ constexpr int64_t kDynamicSize = -1;
 /// Q [B, Hq, Sq, D], K [B, Hkv, Sk, D], V [B, Hkv, Sk, Dv], O [B, Hq, Sq, Dv],
 /// LSE [B, Hq, Sq]; buffers may store them in other orders (strides).
 struct AttentionSpec {
-  ElementType dtype = ElementType::F32; ///< storage type of Q, K, V and O
+  ElementType dtype = ElementType::F32;      ///< storage type of Q, K, V and O
   int64_t numQueryHeads = 1, numKvHeads = 1; ///< Hq, Hkv: Hq % Hkv == 0
-  int64_t headDim = 64, valueHeadDim = 64;    ///< D, Dv
+  int64_t headDim = 64, valueHeadDim = 64;   ///< D, Dv
   /// B, Sq, Sk: kDynamicSize (taken from the launch) or the only size the
   /// kernel accepts. CUDA kernels are compiled for static sizes.
   int64_t batch = kDynamicSize, querySeqLen = kDynamicSize,

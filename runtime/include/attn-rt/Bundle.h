@@ -130,6 +130,20 @@ Result<Bundle> parseBundle(std::string_view bytes,
 /// Reads and parses the bundle at `path`.
 Result<Bundle> readBundle(const std::string &path);
 
+/// A bundle's kernel, loaded and ready to launch, with what keeps it valid:
+/// the device's primary context and the module (destroyed after the
+/// kernel, in reverse order of the members).
+struct LoadedBundle {
+  Context context;
+  Module module;
+  Kernel kernel;
+
+  /// Loads `bundle` on device `ordinal` of `driver` (its context is then
+  /// current on the calling thread).
+  static Result<LoadedBundle> load(const Driver &driver, int ordinal,
+                                   const Bundle &bundle);
+};
+
 } // namespace attn::rt
 
 #endif // ATTN_RT_BUNDLE_H

@@ -74,6 +74,7 @@ int main() {
   }
   std::printf("compiler_consumer: GQA causal on BSHD buffers: O err %.3g "
               "(bound %.3g) %s\n",
-              report->o.maxErr, report->o.bound, report->ok() ? "ok" : "FAILED");
+              report->o.maxErr, report->o.bound,
+              report->ok() ? "ok" : "FAILED");
   return report->ok() ? 0 : 1;
 }

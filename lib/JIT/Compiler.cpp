@@ -30,14 +30,6 @@ Error notSupported(const llvm::Twine &message) {
                                  message);
 }
 
-/// `error` with `code` instead of its own (the message is kept).
-Error withCode(Error error, std::errc code) {
-  if (!error)
-    return error;
-  return llvm::createStringError(std::make_error_code(code),
-                                 llvm::toString(std::move(error)));
-}
-
 /// A CUDA chip name as nvJitLink takes it: sm_<digits>[a|f].
 bool isCudaChip(llvm::StringRef target) {
   if (!target.consume_front("sm_"))
@@ -193,8 +185,6 @@ Expected<AttentionBuffers> Kernel::toBuffers(const LaunchArgs &args) const {
         spec.maskShape[i] == kDynamicSize ? full[i] : spec.maskShape[i];
   b.qStrides = args.qStrides, b.kStrides = args.kStrides;
   b.vStrides = args.vStrides, b.oStrides = args.oStrides;
-  if (Error e = checkBuffers(problem, b))
-    return withCode(std::move(e), std::errc::invalid_argument);
   return b;
 }
 
@@ -204,6 +194,8 @@ Error Kernel::launch(const LaunchArgs &args) const {
     return buffers.takeError();
   if (cpu)
     return cpu->run(*buffers);
+  if (Error e = checkBuffers(problem, *buffers))
+    return e;
   return launchGpu(*buffers, args);
 }
 

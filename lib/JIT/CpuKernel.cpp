@@ -338,10 +338,12 @@ rowStrides(llvm::StringRef name, const std::array<int64_t, 4> &shape,
   for (size_t i = 0; i < 4; ++i)
     if ((*given)[i] < 0)
       return llvm::createStringError(
+          std::errc::invalid_argument,
           "%s stride %lld (dim %zu) must be non-negative", name.str().c_str(),
           static_cast<long long>((*given)[i]), i);
   if ((*given)[3] != 1)
     return llvm::createStringError(
+        std::errc::invalid_argument,
         "%s strides %s: the head dim must be contiguous (stride 1)",
         name.str().c_str(), formatShape(*given).c_str());
   return *given;
@@ -375,12 +377,13 @@ Error checkBuffers(const AttentionProblem &problem,
   auto check = [&](llvm::StringRef name, llvm::ArrayRef<int64_t> compiled,
                    llvm::ArrayRef<int64_t> actual) -> Error {
     if (llvm::any_of(actual, [](int64_t d) { return d < 0; }))
-      return llvm::createStringError("%s has a negative size in shape %s",
-                                     name.str().c_str(),
-                                     formatShape(actual).c_str());
+      return llvm::createStringError(
+          std::errc::invalid_argument, "%s has a negative size in shape %s",
+          name.str().c_str(), formatShape(actual).c_str());
     for (size_t i = 0; i < compiled.size(); ++i)
       if (!ShapedType::isDynamic(compiled[i]) && compiled[i] != actual[i])
         return llvm::createStringError(
+            std::errc::invalid_argument,
             "%s has shape %s but the kernel was compiled for %s",
             name.str().c_str(), formatShape(actual).c_str(),
             formatShape(compiled).c_str());
@@ -399,13 +402,14 @@ Error checkBuffers(const AttentionProblem &problem,
   const auto &qs = buf.qShape, &ks = buf.kShape, &vs = buf.vShape;
   if (ks[0] != qs[0] || vs[0] != qs[0] || vs[2] != ks[2])
     return llvm::createStringError(
-        "inconsistent shapes: Q %s, K %s, V %s", formatShape(qs).c_str(),
-        formatShape(ks).c_str(), formatShape(vs).c_str());
+        std::errc::invalid_argument, "inconsistent shapes: Q %s, K %s, V %s",
+        formatShape(qs).c_str(), formatShape(ks).c_str(),
+        formatShape(vs).c_str());
   std::array<int64_t, 4> full = {qs[0], qs[1], qs[2], ks[2]};
   for (int i = 0; hasMask && i < 4; ++i)
     if (buf.maskShape[i] != 1 && buf.maskShape[i] != full[i])
       return llvm::createStringError(
-          "mask shape %s does not broadcast to %s",
+          std::errc::invalid_argument, "mask shape %s does not broadcast to %s",
           formatShape(buf.maskShape).c_str(), formatShape(full).c_str());
 
   // 2. Pointers: empty buffers may be null (e.g. K and V when Sk = 0).
@@ -425,6 +429,7 @@ Error checkBuffers(const AttentionProblem &problem,
       n *= d;
     if (!data && n > 0)
       return llvm::createStringError(
+          std::errc::invalid_argument,
           "the %s buffer is null but has %lld elements (shape %s)", name,
           static_cast<long long>(n), formatShape(shape).c_str());
   }

@@ -112,8 +112,8 @@ private:
   struct Gpu;
   Kernel(AttentionSpec spec, AttentionProblem problem);
 
-  /// The buffers of `args` in the form CpuKernel::run checks (sizes from
-  /// the spec and the launch).
+  /// The buffers of `args` in the form checkBuffers checks (sizes from the
+  /// spec and the launch), after the checks only the spec can make.
   llvm::Expected<AttentionBuffers> toBuffers(const LaunchArgs &args) const;
   llvm::Error launchGpu(const AttentionBuffers &buffers,
                         const LaunchArgs &args) const;

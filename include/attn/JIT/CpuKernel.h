@@ -72,7 +72,8 @@ struct AttentionBuffers {
 
 /// Checks `buffers` against `problem`: sizes non-negative, static dims as
 /// compiled, dynamic ones consistent, the mask broadcastable, no null
-/// pointer to elements, strides valid (see AttentionBuffers).
+/// pointer to elements, strides valid (see AttentionBuffers). Errors have
+/// std::errc::invalid_argument.
 llvm::Error checkBuffers(const AttentionProblem &problem,
                          const AttentionBuffers &buffers);
 
@@ -124,7 +125,7 @@ public:
   static llvm::Expected<std::unique_ptr<CpuKernel>>
   compile(const AttentionProblem &problem, const CpuCompileOptions &options);
 
-  /// Runs the kernel on `buffers` (checked against the problem's shapes).
+  /// Runs the kernel on `buffers` (checked first: checkBuffers).
   llvm::Error run(const AttentionBuffers &buffers) const;
 
   const AttentionProblem &getProblem() const { return problem; }

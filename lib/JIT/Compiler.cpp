@@ -53,7 +53,7 @@ Expected<AttentionProblem> toProblem(const AttentionSpec &spec) {
         {"headDim", spec.headDim},
         {"valueHeadDim", spec.valueHeadDim}})
     if (size < 0)
-      return invalidArgument(llvm::Twine(name) + " must be positive, got " +
+      return invalidArgument(llvm::Twine(name) + " must not be negative, got " +
                              llvm::Twine(size));
   for (auto [name, size] :
        {std::pair<const char *, int64_t>{"batch", spec.batch},
@@ -103,9 +103,6 @@ Expected<AttentionProblem> toProblem(const AttentionSpec &spec) {
   return p;
 }
 
-/// What a CUDA kernel needs besides its spec: the bundle, and the module
-/// loaded from it on first launch (into the launch device's primary
-/// context, which the CUDA runtime and frameworks share).
 /// What a CUDA kernel needs besides its spec: the bundle, and the kernel
 /// loaded from it on first launch (into the launch device's primary
 /// context, which the CUDA runtime and frameworks share).

@@ -93,7 +93,7 @@ int main(void) {
          "softcap must be positive and finite, got -5");
   spec.head_dim = -4;
   EXPECT(compileWith(compiler, &spec), ATTN_STATUS_INVALID_ARGUMENT,
-         "headDim must be positive, got -4");
+         "headDim must not be negative, got -4");
   spec.target = "tpu";
   EXPECT(compileWith(compiler, &spec), ATTN_STATUS_INVALID_ARGUMENT,
          "unknown target 'tpu'");

@@ -309,9 +309,11 @@ TEST(CompilerErrors, UnknownTarget) {
 
 TEST(CompilerErrors, NegativeSizes) {
   auto k = compileWith([](AttentionSpec &s) { s.headDim = -8; });
-  EXPECT_FAILS(k, std::errc::invalid_argument, "headDim must be positive");
+  EXPECT_FAILS(k, std::errc::invalid_argument,
+               "headDim must not be negative, got -8");
   k = compileWith([](AttentionSpec &s) { s.numKvHeads = -1; });
-  EXPECT_FAILS(k, std::errc::invalid_argument, "numKvHeads must be positive");
+  EXPECT_FAILS(k, std::errc::invalid_argument,
+               "numKvHeads must not be negative");
   k = compileWith([](AttentionSpec &s) { s.querySeqLen = -2; });
   EXPECT_FAILS(k, std::errc::invalid_argument,
                "querySeqLen must be >= 0 or kDynamicSize (-1), got -2");
@@ -479,6 +481,21 @@ TEST(CompilerCuda, AssemblesABundle) {
     EXPECT_EQ(bundle->metadata.target, chip);
     EXPECT_GT(bundle->cubin.size(), 1000u);
   }
+}
+
+/// Masks reach the kernel as the parameter the bundle's metadata names.
+TEST(CompilerCuda, MaskedBf16KernelsTakeTheMask) {
+  AttentionSpec spec = cudaSpec();
+  spec.dtype = ElementType::BF16;
+  spec.mask = Mask::Keep;
+  spec.maskShape = {1, 1, kDynamicSize, kDynamicSize};
+  spec.softcap = 30.0;
+  std::shared_ptr<const Kernel> kernel = compileOrFail(spec);
+  ASSERT_TRUE(kernel);
+  const std::vector<rt::KernelArg> &args = kernel->getBundle()->metadata.args;
+  EXPECT_TRUE(llvm::any_of(args, [](const rt::KernelArg &a) {
+    return a.name == "mask" && a.shape == std::vector<int64_t>{1, 1, 100, 300};
+  }));
 }
 
 TEST(CompilerCuda, UnsupportedSpecs) {

@@ -96,6 +96,9 @@ typedef struct attn_spec {
   double softcap;         /* 0: none */
   const char *target;     /* "cpu" (NULL too) or a CUDA chip: "sm_80", ... */
   int64_t q_tile, k_tile; /* CPU tile sizes */
+  /* CUDA: query rows per CTA (64, 128), keys per tile, K/V pipeline stages;
+     0 = the chip's tile table. */
+  int64_t gpu_block_m, gpu_block_n, gpu_stages;
 } attn_spec;
 
 /* One launch. Pointers are host memory for CPU kernels, device memory
@@ -124,7 +127,8 @@ typedef struct attn_compiler attn_compiler;
 typedef struct attn_kernel attn_kernel;
 
 /* Defaults: f32, Hq = Hkv = 1, D = Dv = 64, dynamic sizes, no mask, default
-   scale, not causal, no window, no softcap, "cpu", tiles 64 x 64. */
+   scale, not causal, no window, no softcap, "cpu", CPU tiles 64 x 64, the
+   chip's GPU tiles. */
 void attn_spec_init(attn_spec *spec);
 void attn_launch_args_init(attn_launch_args *args);
 void attn_compiler_options_init(attn_compiler_options *options);

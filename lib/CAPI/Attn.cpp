@@ -118,6 +118,9 @@ llvm::Expected<attn::AttentionSpec> toSpec(const attn_spec &c) {
   s.target = c.target ? c.target : "cpu";
   s.qTile = c.q_tile;
   s.kTile = c.k_tile;
+  s.gpuTiles.blockM = c.gpu_block_m;
+  s.gpuTiles.blockN = c.gpu_block_n;
+  s.gpuTiles.stages = c.gpu_stages;
   return s;
 }
 
@@ -162,6 +165,9 @@ void attn_spec_init(attn_spec *spec) {
   spec->target = "cpu";
   spec->q_tile = d.qTile;
   spec->k_tile = d.kTile;
+  spec->gpu_block_m = d.gpuTiles.blockM;
+  spec->gpu_block_n = d.gpuTiles.blockN;
+  spec->gpu_stages = d.gpuTiles.stages;
 }
 
 void attn_launch_args_init(attn_launch_args *args) {

@@ -5,10 +5,6 @@
 #include "attn-rt/Runtime.h"
 #include "attn/Support/Format.h"
 
-#ifdef ATTN_HAVE_GPU_JIT
-#include "attn/JIT/GpuKernel.h"
-#endif
-
 #include "llvm/ADT/StringExtras.h"
 
 #include <mutex>
@@ -279,7 +275,8 @@ Compiler::build(const AttentionSpec &spec) const {
   if (!isGpuSupported(*problem, reason))
     return notSupported("the CUDA backend does not support this spec yet: " +
                         reason);
-  Expected<rt::Bundle> bundle = compileGpuBundle(*problem, spec.target);
+  Expected<rt::Bundle> bundle =
+      compileGpuBundle(*problem, spec.target, spec.gpuTiles);
   if (!bundle)
     return bundle.takeError();
   kernel->gpu = std::make_unique<Kernel::Gpu>();

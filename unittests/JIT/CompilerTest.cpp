@@ -483,6 +483,23 @@ TEST(CompilerCuda, AssemblesABundle) {
   }
 }
 
+TEST(CompilerCuda, TileOptionsReachTheKernel) {
+  AttentionSpec spec = cudaSpec();
+  spec.gpuTiles.blockM = 64;
+  spec.gpuTiles.blockN = 32;
+  std::shared_ptr<const Kernel> kernel = compileOrFail(spec);
+  ASSERT_TRUE(kernel);
+  const std::map<std::string, int64_t> &options =
+      kernel->getBundle()->metadata.options;
+  EXPECT_EQ(options.at("q_tile"), 64);
+  EXPECT_EQ(options.at("k_tile"), 32);
+  spec.gpuTiles.blockM = 96;
+  auto bad = Compiler().compile(spec);
+  Failure f = failure(bad);
+  EXPECT_NE(f.message.find("block-m must be 64 or 128"), std::string::npos)
+      << f.message;
+}
+
 /// Masks reach the kernel as the parameter the bundle's metadata names.
 TEST(CompilerCuda, MaskedBf16KernelsTakeTheMask) {
   AttentionSpec spec = cudaSpec();

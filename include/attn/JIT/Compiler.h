@@ -32,12 +32,9 @@
 #define ATTN_JIT_COMPILER_H
 
 #include "attn/JIT/CpuKernel.h"
+#include "attn/JIT/GpuKernel.h"
 
 namespace attn {
-
-namespace rt {
-struct Bundle;
-} // namespace rt
 
 /// A size (batch, Sq, Sk, or a full-size mask dim) given only at launch.
 constexpr int64_t kDynamicSize = -1;
@@ -68,6 +65,9 @@ struct AttentionSpec {
   std::string target = "cpu";
   /// CPU tile sizes (rows of Q and K per step); see attn-lower-to-cpu.
   int64_t qTile = 64, kTile = 64;
+  /// CUDA tile sizes and pipeline stages (0 = the chip's tile table); see
+  /// attn-compile --block-m/--block-n/--stages.
+  GpuTileOptions gpuTiles;
 };
 
 /// One launch. Pointers are host memory for a CPU kernel and device memory

@@ -30,6 +30,12 @@ config.excludes = [
 ]
 
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
+# The tools cache compiled kernels (KernelCache); tests keep theirs in the
+# build tree rather than in the user's ~/.cache/attn. Tests of the cache
+# itself set ATTN_CACHE_DIR to their own %t.
+config.environment["ATTN_CACHE_DIR"] = os.path.join(
+    config.attn_obj_root, "test", "kernel-cache"
+)
 
 # FileCheck, not and count from the LLVM tools dir.
 llvm_config.use_default_substitutions()

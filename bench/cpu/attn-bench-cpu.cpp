@@ -33,6 +33,7 @@
 
 #include "attn/JIT/HostAttention.h"
 #include "attn/Support/CommandLine.h"
+#include "../BenchSupport.h"
 
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
@@ -54,6 +55,7 @@
 #endif
 
 using namespace attn;
+using namespace attn::bench;
 using llvm::Expected;
 using llvm::StringRef;
 
@@ -109,17 +111,6 @@ Expected<Options> parseArgs(int argc, char **argv, bool &help) {
   if (llvm::Error e = forEachFlag(argc, argv, {"--markdown"}, handle))
     return std::move(e);
   return o;
-}
-
-double millisecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(
-             std::chrono::steady_clock::now() - start)
-      .count();
-}
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
 }
 
 /// FP32 FMA throughput of all cores: each thread runs 12 independent chains
@@ -354,13 +345,6 @@ private:
   double fmaPeak;
   std::optional<double> sgemm;
 };
-
-std::string currentDate() {
-  std::time_t now = std::time(nullptr);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
-  return text;
-}
 
 int fail(const llvm::Twine &msg) {
   return reportError("attn-bench-cpu", msg, 1);

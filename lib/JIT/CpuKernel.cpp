@@ -24,6 +24,7 @@
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/TargetParser/Host.h"
 
@@ -173,14 +174,20 @@ OwningOpRef<ModuleOp> buildModule(MLIRContext &ctx,
   return module;
 }
 
-/// Compiles for this machine: its CPU name and features (so AVX-512 is used
-/// where present) and 512-bit vectors legal for the register-blocked loops.
-Error tuneForHost(llvm::Module *module) {
-  std::string cpu = llvm::sys::getHostCPUName().str();
+/// The host CPU's features in LLVM's "+avx512f,-amx-tile,..." form.
+std::string getHostFeatures() {
   std::string features;
   for (const auto &f : llvm::sys::getHostCPUFeatures())
     features += (features.empty() ? "" : ",") +
                 std::string(f.getValue() ? "+" : "-") + f.getKey().str();
+  return features;
+}
+
+/// Compiles for this machine: its CPU name and features (so AVX-512 is used
+/// where present) and 512-bit vectors legal for the register-blocked loops.
+Error tuneForHost(llvm::Module *module) {
+  std::string cpu = llvm::sys::getHostCPUName().str();
+  std::string features = getHostFeatures();
   for (llvm::Function &f : *module) {
     if (f.isDeclaration())
       continue;
@@ -190,6 +197,15 @@ Error tuneForHost(llvm::Module *module) {
     f.addFnAttr("min-legal-vector-width", "512");
   }
   return Error::success();
+}
+
+/// attn-lower-to-cpu with `options` on `pm`.
+void addCpuPipeline(OpPassManager &pm, const CpuCompileOptions &options) {
+  mlir::attn::CpuPipelineOptions pipeline;
+  pipeline.qTile = options.qTile;
+  pipeline.kTile = options.kTile;
+  pipeline.numThreads = options.numThreads;
+  mlir::attn::buildLowerToCpuPipeline(pm, pipeline);
 }
 
 } // namespace
@@ -233,7 +249,12 @@ buildAttentionModule(MLIRContext &ctx, const AttentionProblem &problem) {
 }
 
 Expected<std::string> buildAttentionModuleText(const AttentionProblem &problem) {
-  std::unique_ptr<MLIRContext> ctx = createAttnContext();
+  // Kernel cache keys contain this text, so it is built for every cached
+  // compile, hits included: one context per thread rather than one per call
+  // (creating one, with every dialect loaded, takes milliseconds). What it
+  // keeps between calls is the uniqued types and attributes of the problems
+  // seen.
+  thread_local std::unique_ptr<MLIRContext> ctx = createAttnContext();
   Expected<OwningOpRef<ModuleOp>> module = buildAttentionModule(*ctx, problem);
   if (!module)
     return module.takeError();
@@ -241,6 +262,66 @@ Expected<std::string> buildAttentionModuleText(const AttentionProblem &problem) 
   llvm::raw_string_ostream os(text);
   (*module)->print(os);
   return text;
+}
+
+std::string
+getPipelineText(llvm::StringRef name,
+                llvm::function_ref<void(OpPassManager &)> build) {
+  static std::mutex mutex;
+  static llvm::StringMap<std::string> texts;
+  std::lock_guard<std::mutex> lock(mutex);
+  std::string &text = texts[name];
+  if (text.empty()) {
+    MLIRContext ctx(MLIRContext::Threading::DISABLED);
+    PassManager pm(&ctx);
+    build(pm);
+    llvm::raw_string_ostream os(text);
+    pm.printAsTextualPipeline(os);
+  }
+  return text;
+}
+
+Expected<CacheKey> getCpuKernelCacheKey(const AttentionProblem &problem,
+                                        const CpuCompileOptions &options) {
+  Expected<std::string> spec = buildAttentionModuleText(problem);
+  if (!spec)
+    return spec.takeError();
+  // The host's features do not change while the process runs.
+  static const std::string features = getHostFeatures();
+  std::string pipeline = getPipelineText(
+      llvm::formatv("attn-lower-to-cpu {0} {1} {2}", options.qTile,
+                    options.kTile, options.numThreads)
+          .str(),
+      [&](OpPassManager &pm) { addCpuPipeline(pm, options); });
+  CacheKey key("cpu-kernel");
+  key.add("host-cpu", llvm::sys::getHostCPUName())
+      .add("host-features", features)
+      .add("pipeline", pipeline)
+      .add("spec", *spec);
+  return key;
+}
+
+Expected<std::shared_ptr<const CpuKernel>>
+CpuKernel::compileCached(const AttentionProblem &problem,
+                         const CpuCompileOptions &options,
+                         CacheSource *source) {
+  // Never destroyed: a kernel's ExecutionEngine must not be torn down during
+  // static destruction, after the LLVM and OpenMP state it uses (that
+  // crashes at exit); the OS reclaims it.
+  static MemoryCache<CpuKernel> &kernels = *new MemoryCache<CpuKernel>();
+  Expected<CacheKey> key = getCpuKernelCacheKey(problem, options);
+  if (!key)
+    return key.takeError();
+  bool hit = false;
+  Expected<std::shared_ptr<const CpuKernel>> kernel = kernels.getOrCompute(
+      key->getDigest(),
+      [&]() -> Expected<std::shared_ptr<const CpuKernel>> {
+        return compile(problem, options);
+      },
+      &hit);
+  if (kernel && source)
+    *source = hit ? CacheSource::Memory : CacheSource::Computed;
+  return kernel;
 }
 
 CpuKernel::CpuKernel(const AttentionProblem &problem) : problem(problem) {}
@@ -266,11 +347,7 @@ CpuKernel::compile(const AttentionProblem &problem,
   {
     DiagnosticCollector diags(ctx);
     PassManager pm(&ctx);
-    mlir::attn::CpuPipelineOptions pipeline;
-    pipeline.qTile = options.qTile;
-    pipeline.kTile = options.kTile;
-    pipeline.numThreads = options.numThreads;
-    mlir::attn::buildLowerToCpuPipeline(pm, pipeline);
+    addCpuPipeline(pm, options);
     if (failed(pm.run(*module)))
       return diags.takeError("attn-lower-to-cpu failed");
   }

@@ -12,8 +12,10 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MathExtras.h"
 
+#include <chrono>
 #include <cmath>
 #include <ctime>
 
@@ -35,6 +37,14 @@ rt::ScalarType scalarType(ElementType t) {
   llvm_unreachable("unknown element type");
 }
 
+/// Milliseconds since `start`, which is then reset to now.
+double lap(std::chrono::steady_clock::time_point &start) {
+  auto now = std::chrono::steady_clock::now();
+  double ms = std::chrono::duration<double, std::milli>(now - start).count();
+  start = now;
+  return ms;
+}
+
 std::string utcNow() {
   std::time_t now = std::time(nullptr);
   char text[32];
@@ -46,7 +56,12 @@ std::string utcNow() {
 
 Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &p,
                                      llvm::StringRef chip,
-                                     const GpuTileOptions &tiles) {
+                                     const GpuTileOptions &tiles,
+                                     GpuCompileTimes *times) {
+  GpuCompileTimes ignored;
+  if (!times)
+    times = &ignored;
+  auto start = std::chrono::steady_clock::now();
   std::string reason;
   if (!isGpuSupported(p, reason))
     return llvm::createStringError("the GPU backend does not support this problem yet: " + reason);
@@ -56,6 +71,7 @@ Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &p,
   if (!built)
     return built.takeError();
   mlir::OwningOpRef<mlir::ModuleOp> module = std::move(*built);
+  times->buildIr = lap(start);
 
   // 1. The kernel, and its launch attributes before they are serialized.
   DiagnosticCollector diags(*ctx);
@@ -99,7 +115,9 @@ Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &p,
     for (mlir::Attribute a : binary.getObjects())
       ptx = mlir::cast<mlir::gpu::ObjectAttr>(a).getObject().getValue().str();
   });
+  times->lowerToPtx = lap(start);
   Expected<CubinResult> cubin = assemblePtx(ptx, chip);
+  times->assemble = lap(start);
   if (!cubin)
     return cubin.takeError();
   if (cubin->spills())
@@ -162,6 +180,65 @@ Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &p,
   return bundle;
 }
 
+Expected<CacheKey> getGpuBundleCacheKey(const AttentionProblem &problem,
+                                        llvm::StringRef chip,
+                                        const GpuTileOptions &tiles) {
+  Expected<std::string> spec = buildAttentionModuleText(problem);
+  if (!spec)
+    return spec.takeError();
+  // attn-lower-to-ptx with these options is what compileGpuBundle runs (as
+  // -attn-emit-gpu-kernel, then buildGpuKernelsToPtxPipeline).
+  std::string pipeline = getPipelineText(
+      llvm::formatv("attn-lower-to-ptx {0} {1} {2} {3}", chip, tiles.blockM,
+                    tiles.blockN, tiles.stages)
+          .str(),
+      [&](mlir::OpPassManager &pm) {
+        mlir::attn::PtxPipelineOptions options;
+        options.chip = chip.str();
+        options.blockM = tiles.blockM;
+        options.blockN = tiles.blockN;
+        options.stages = tiles.stages;
+        mlir::attn::buildLowerToPtxPipeline(pm, options);
+      });
+  CacheKey key("cuda-bundle");
+  key.add("chip", chip)
+      .add("pipeline", pipeline)
+      .add("assembler", getAssemblerId())
+      .add("spec", *spec);
+  return key;
+}
+
+Expected<rt::Bundle> compileGpuBundleCached(const AttentionProblem &problem,
+                                            llvm::StringRef chip,
+                                            KernelCache &cache,
+                                            const GpuTileOptions &tiles,
+                                            CacheSource *source) {
+  Expected<CacheKey> key = getGpuBundleCacheKey(problem, chip, tiles);
+  if (!key)
+    return key.takeError();
+  Expected<CacheLookup> found =
+      cache.getOrCompute(*key, [&]() -> Expected<std::string> {
+        Expected<rt::Bundle> bundle = compileGpuBundle(problem, chip, tiles);
+        if (!bundle)
+          return bundle.takeError();
+        rt::Result<std::string> bytes = rt::serializeBundle(*bundle);
+        if (!bytes.ok())
+          return llvm::createStringError(bytes.getStatus().getMessage());
+        return std::move(*bytes);
+      });
+  if (!found)
+    return found.takeError();
+  if (source)
+    *source = found->source;
+  // The entry's checksum already held; this only fails if the bundle
+  // format changed without the compiler id changing.
+  std::string path = cache.getEntryPath(*key);
+  rt::Result<rt::Bundle> bundle = rt::parseBundle(
+      *found->bytes, path.empty() ? "cached kernel bundle" : path);
+  if (!bundle.ok())
+    return llvm::createStringError(bundle.getStatus().getMessage());
+  return std::move(*bundle);
+}
 
 Expected<std::pair<const rt::Driver *, rt::DeviceInfo>> findFirstGpu() {
   rt::Result<const rt::Driver *> driver = rt::Driver::get();

@@ -4,7 +4,7 @@
 //                [--causal top-left|bottom-right] [--window L,R]
 //                [--softcap C] [--mask keep|f32|f16|bf16]
 //                [--mask-shape B,Hq,Sq,Sk] [--block-m 64|128] [--block-n N]
-//                [--stages N]
+//                [--stages N] [--no-cache]
 //                [--chip sm_80|sm_86|sm_89|sm_90|sm_90a] --out KERNEL.attnb
 //
 // Ahead-of-time path of the GPU backend: builds the attn.attention of the
@@ -12,6 +12,9 @@
 // assembles the PTX into a cubin with nvJitLink (refusing spills) and writes
 // a kernel bundle (cubin + launch metadata) that the MLIR-free runtime — or
 // any CUDA driver client — can launch on a machine without LLVM/MLIR.
+// Compiled bundles are kept in the kernel cache (KernelCache: $ATTN_CACHE_DIR,
+// else $XDG_CACHE_HOME/attn or ~/.cache/attn); --no-cache compiles anew and
+// stores nothing.
 // Exit status 0 on success, 2 with a one-line message otherwise.
 //
 //===----------------------------------------------------------------------===//
@@ -35,7 +38,7 @@ const char *kUsage =
     "                    [--window L,R] [--softcap C]\n"
     "                    [--mask keep|f32|f16|bf16] [--mask-shape B,Hq,Sq,Sk]\n"
     "                    [--block-m 64|128] [--block-n N] [--stages N]\n"
-    "                    [--chip sm_80]\n"
+    "                    [--chip sm_80] [--no-cache]\n"
     "                    --out KERNEL.attnb\n"
     "\n"
     "Compiles one attention to a tensor-core kernel and writes a kernel\n"
@@ -43,7 +46,10 @@ const char *kUsage =
     "operand: a keep mask (one byte 0/1 per element) or an additive bias of\n"
     "that type, of shape --mask-shape (each dim 1 or the full size; default\n"
     "the full [B, Hq, Sq, Sk]). --block-m/--block-n/--stages override the\n"
-    "chip's tile table. Exit: 0 ok, 2 error.\n";
+    "chip's tile table. Exit: 0 ok, 2 error.\n"
+    "Kernels are cached in $ATTN_CACHE_DIR (default $XDG_CACHE_HOME/attn or\n"
+    "~/.cache/attn; empty: no disk cache); --no-cache or ATTN_DISABLE_CACHE=1\n"
+    "compiles anew.\n";
 
 constexpr int kExitError = 2;
 
@@ -51,6 +57,7 @@ struct Options {
   AttentionProblem problem;
   std::string chip = "sm_80", out;
   bool haveShape = false, haveMaskShape = false;
+  bool noCache = false;
   GpuTileOptions tiles;
 };
 
@@ -77,6 +84,8 @@ Expected<Options> parseArgs(int argc, char **argv, bool &help) {
   auto handle = [&](StringRef flag, std::optional<StringRef> v) -> Error {
     if (flag == "--help")
       help = true;
+    if (flag == "--no-cache")
+      o.noCache = true;
     if (!v)
       return Error::success();
     StringRef value = *v;
@@ -153,7 +162,7 @@ Expected<Options> parseArgs(int argc, char **argv, bool &help) {
     }
     return Error::success();
   };
-  if (Error e = forEachFlag(argc, argv, {}, handle))
+  if (Error e = forEachFlag(argc, argv, {"--no-cache"}, handle))
     return std::move(e);
   if (!help && (!o.haveShape || o.out.empty()))
     return llvm::createStringError("--shape and --out are required (see "
@@ -178,8 +187,12 @@ int main(int argc, char **argv) {
     llvm::outs() << kUsage;
     return 0;
   }
+  KernelCache &cache = options->noCache ? KernelCache::getDisabled()
+                                         : KernelCache::getDefault();
+  CacheSource source = CacheSource::Computed;
   Expected<rt::Bundle> bundle =
-      compileGpuBundle(options->problem, options->chip, options->tiles);
+      compileGpuBundleCached(options->problem, options->chip, cache,
+                             options->tiles, &source);
   if (!bundle)
     return reportError("attn-compile", llvm::toString(bundle.takeError()),
                        kExitError);
@@ -190,5 +203,13 @@ int main(int argc, char **argv) {
                << bundle->metadata.kernelName << " for "
                << bundle->metadata.target << ", "
                << bundle->cubin.size() << " bytes of cubin)\n";
+  llvm::outs() << "attn-compile: kernel cache: ";
+  if (!cache.isEnabled())
+    llvm::outs() << "off\n";
+  else if (cache.getDirectory().empty())
+    llvm::outs() << "memory only\n";
+  else
+    llvm::outs() << (source == CacheSource::Disk ? "hit" : "miss") << ", "
+                 << cache.getDirectory() << "\n";
   return 0;
 }

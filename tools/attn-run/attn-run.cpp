@@ -4,7 +4,7 @@
 //            [--mask M.npy] [--scale S] [--causal top-left|bottom-right]
 //            [--window L,R] [--softcap C] [--dtype f32|f16|bf16]
 //            [--backend auto|cpu|cuda|reference] [--check] [--repeat N]
-//            [--q-tile N] [--k-tile N]
+//            [--q-tile N] [--k-tile N] [--no-cache]
 //
 // Exit status: 0 success, 1 --check failed, 2 bad input or any other error
 // (one line on stderr; no output file is written by a failed run).
@@ -43,7 +43,7 @@ const char *kUsage =
     "                [--mask M.npy] [--scale S] [--causal top-left|bottom-right]\n"
     "                [--window L,R] [--softcap C] [--dtype f32|f16|bf16]\n"
     "                [--backend auto|cpu|cuda|reference] [--check] [--repeat N]\n"
-    "                [--q-tile N] [--k-tile N]\n"
+    "                [--q-tile N] [--k-tile N] [--no-cache]\n"
     "\n"
     "Runs one attention O = softmax(scale·Q·Kᵀ + mask)·V on [B, H, S, D] .npy\n"
     "arrays (float16/32/64). --mask is a bool keep-mask or a float additive\n"
@@ -51,6 +51,8 @@ const char *kUsage =
     "reference (FlashAttention's rule); --repeat N prints timing.\n"
     "--backend auto runs on the GPU when a driver, a GPU and support for the\n"
     "problem are there (saying why not otherwise), else on the CPU.\n"
+    "GPU kernels are cached in $ATTN_CACHE_DIR (default $XDG_CACHE_HOME/attn\n"
+    "or ~/.cache/attn); --no-cache or ATTN_DISABLE_CACHE=1 compiles anew.\n"
     "Exit: 0 ok, 1 check failed, 2 bad input.\n";
 
 struct Options {
@@ -60,7 +62,7 @@ struct Options {
   int64_t windowLeft = -1, windowRight = -1;
   std::optional<ElementType> dtype;
   std::string backend = "auto";
-  bool check = false;
+  bool check = false, noCache = false;
   int64_t repeat = 0;
   int64_t qTile = 64, kTile = 64;
 };
@@ -94,6 +96,8 @@ Expected<Options> parseArgs(int argc, char **argv, bool &help) {
       help = true;
     if (flag == "--check")
       o.check = true;
+    if (flag == "--no-cache")
+      o.noCache = true;
     if (!v)
       return Error::success();
     StringRef value = *v;
@@ -143,7 +147,7 @@ Expected<Options> parseArgs(int argc, char **argv, bool &help) {
     }
     return Error::success();
   };
-  if (Error e = forEachFlag(argc, argv, {"--check"}, handle))
+  if (Error e = forEachFlag(argc, argv, {"--check", "--no-cache"}, handle))
     return std::move(e);
   if (help)
     return o;
@@ -277,13 +281,18 @@ Expected<HostOutputs> executeGpu(const Options &o, const HostInputs &in,
                                  const rt::DeviceInfo &device,
                                  std::vector<double> &times) {
   auto start = std::chrono::steady_clock::now();
-  Expected<rt::Bundle> bundle = compileGpuBundle(in.problem, device.getChip());
+  CacheSource source = CacheSource::Computed;
+  Expected<rt::Bundle> bundle = compileGpuBundleCached(
+      in.problem, device.getChip(),
+      o.noCache ? KernelCache::getDisabled() : KernelCache::getDefault(),
+      GpuTileOptions(), &source);
   if (!bundle)
     return bundle.takeError();
-  llvm::outs() << llvm::formatv("backend: cuda ({0}, {1}; compiled in "
-                                "{2:F1} ms)\n",
-                                device.name, device.getChip(),
-                                millisecondsSince(start));
+  llvm::outs() << llvm::formatv(
+      "backend: cuda ({0}, {1}; {2} in {3:F1} ms)\n", device.name,
+      device.getChip(),
+      source == CacheSource::Computed ? "compiled" : "kernel cache hit",
+      millisecondsSince(start));
   return runGpu(driver, *bundle, in, o.repeat, &times);
 }
 #endif

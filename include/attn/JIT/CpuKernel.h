@@ -10,6 +10,7 @@
 #ifndef ATTN_JIT_CPUKERNEL_H
 #define ATTN_JIT_CPUKERNEL_H
 
+#include "attn/JIT/KernelCache.h"
 #include "attn/Support/Float16.h"
 
 #include "llvm/ADT/ArrayRef.h"
@@ -27,6 +28,7 @@
 
 namespace mlir {
 class ExecutionEngine;
+class OpPassManager;
 } // namespace mlir
 
 namespace attn {
@@ -116,6 +118,22 @@ buildAttentionModule(mlir::MLIRContext &ctx, const AttentionProblem &problem);
 llvm::Expected<std::string> buildAttentionModuleText(
     const AttentionProblem &problem);
 
+/// The pass pipeline `build` adds to a pass manager, as text (every pass and
+/// option), for cache keys. Built once per `name`, which must identify the
+/// pipeline and its options: keys are computed on every cached compile,
+/// hits included, and a pass manager needs a context.
+std::string
+getPipelineText(llvm::StringRef name,
+                llvm::function_ref<void(mlir::OpPassManager &)> build);
+
+/// The cache key of CpuKernel::compile(problem, options): the compiler id,
+/// the host CPU and its features (the code is compiled for them), the
+/// attn-lower-to-cpu pipeline as text (tile sizes, threads) and the
+/// problem's attn.attention IR.
+llvm::Expected<CacheKey>
+getCpuKernelCacheKey(const AttentionProblem &problem,
+                     const CpuCompileOptions &options);
+
 class CpuKernel {
 public:
   ~CpuKernel();
@@ -124,6 +142,16 @@ public:
   /// Builds, verifies, lowers and JIT-compiles `problem`.
   static llvm::Expected<std::unique_ptr<CpuKernel>>
   compile(const AttentionProblem &problem, const CpuCompileOptions &options);
+
+  /// compile() through a process-wide cache in memory, keyed by
+  /// getCpuKernelCacheKey: a problem compiled before is shared (kernels are
+  /// immutable and run() may be called from several threads). CPU kernels
+  /// are not cached on disk: MLIR's ExecutionEngine can write its object
+  /// file but not load one back. `source`, if given, is Memory or Computed.
+  static llvm::Expected<std::shared_ptr<const CpuKernel>>
+  compileCached(const AttentionProblem &problem,
+                const CpuCompileOptions &options,
+                CacheSource *source = nullptr);
 
   /// Runs the kernel on `buffers` (checked first: checkBuffers).
   llvm::Error run(const AttentionBuffers &buffers) const;

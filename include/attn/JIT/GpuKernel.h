@@ -12,6 +12,7 @@
 #define ATTN_JIT_GPUKERNEL_H
 
 #include "attn/JIT/HostAttention.h"
+#include "attn/JIT/KernelCache.h"
 #include "attn-rt/Bundle.h"
 
 namespace attn {
@@ -30,10 +31,35 @@ struct GpuTileOptions {
   int64_t stages = 0; ///< K/V shared-memory pipeline stages (1–4)
 };
 
-/// Compiles `problem` for `chip` ("sm_80", "sm_90a", ...) into a bundle.
+/// Wall time of compileGpuBundle's stages, in milliseconds.
+struct GpuCompileTimes {
+  double buildIr = 0;    ///< MLIR context and the verified attn.attention
+  double lowerToPtx = 0; ///< -attn-emit-gpu-kernel and the PTX pipeline
+  double assemble = 0;   ///< PTX → cubin (nvJitLink, ptxas if it spilled)
+};
+
+/// Compiles `problem` for `chip` ("sm_80", "sm_90a", ...) into a bundle;
+/// `times`, if given, receives the time of each stage.
 llvm::Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &problem,
                                             llvm::StringRef chip,
-                                            const GpuTileOptions &tiles = {});
+                                            const GpuTileOptions &tiles = {},
+                                            GpuCompileTimes *times = nullptr);
+
+/// The cache key of compileGpuBundle(problem, chip, tiles): the compiler
+/// id, the chip, the attn-lower-to-ptx pipeline as text (every pass option:
+/// tiles, PTX version, libdevice and toolkit paths), the assemblers that
+/// make the cubin (nvJitLink's version, the ptxas fallback), and the
+/// problem's attn.attention IR.
+llvm::Expected<CacheKey> getGpuBundleCacheKey(const AttentionProblem &problem,
+                                              llvm::StringRef chip,
+                                              const GpuTileOptions &tiles = {});
+
+/// compileGpuBundle through `cache` (the serialized bundle is the cached
+/// blob); `source`, if given, says whether it was compiled or found.
+llvm::Expected<rt::Bundle>
+compileGpuBundleCached(const AttentionProblem &problem, llvm::StringRef chip,
+                       KernelCache &cache, const GpuTileOptions &tiles = {},
+                       CacheSource *source = nullptr);
 
 /// Runs `bundle` on device 0 of `driver` with `inputs` (which must have the
 /// bundle's problem shapes), `repeat` more times for timing (milliseconds

@@ -161,4 +161,15 @@ Expected<CubinResult> assemblePtx(StringRef ptx, StringRef chip) {
   return whole->spills() ? std::move(result) : std::move(*whole);
 }
 
+std::string getAssemblerId() {
+  unsigned major = 0, minor = 0;
+  std::string version =
+      nvJitLinkVersion(&major, &minor) == NVJITLINK_SUCCESS
+          ? std::to_string(major) + "." + std::to_string(minor)
+          : "unknown";
+  StringRef ptxas = ATTN_PTXAS;
+  return "nvJitLink " + version + ", ptxas " +
+         (ptxas.empty() ? "none" : ptxas.str());
+}
+
 } // namespace attn

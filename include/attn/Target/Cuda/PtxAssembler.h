@@ -44,6 +44,12 @@ struct CubinResult {
 llvm::Expected<CubinResult> assemblePtx(llvm::StringRef ptx,
                                         llvm::StringRef chip);
 
+/// What assembles PTX, for cache keys: the version of the nvJitLink library
+/// loaded at run time (which may differ from the headers built against) and
+/// the ptxas used when it spills, e.g. "nvJitLink 13.0, ptxas
+/// /usr/local/cuda/bin/ptxas".
+std::string getAssemblerId();
+
 } // namespace attn
 
 #endif // ATTN_TARGET_CUDA_PTXASSEMBLER_H

@@ -75,8 +75,9 @@ void mlir::attn::buildGpuKernelsToPtxPipeline(
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   // 2. The NVVM target: PTX ISA 8.0 (LLVM rejects the default 6.0 for
-  //    sm_80+) and the toolkit's libdevice for exp2/log, named explicitly so
-  //    that the result does not depend on the environment.
+  //    sm_80+) and the toolkit's libdevice for math functions (tanh for the
+  //    soft-cap; exp2 and log are emitted as PTX instructions), named
+  //    explicitly so that the result does not depend on the environment.
   GpuNVVMAttachTargetOptions target;
   target.chip = options.chip;
   target.features = "+ptx80";

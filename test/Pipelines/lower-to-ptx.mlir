@@ -2,7 +2,8 @@
 // (-attn-dump-ptx prints it). The instructions that matter: mma.sync
 // m16n8k16 f16/bf16→f32, ldmatrix (x4 for Q, x2 for K, x2.trans for V), quad
 // shuffles, barriers, the cp.async ring (16-byte copies, wait_group
-// stages − 1), ex2.approx from libdevice's exp2, and no local-memory (spill)
+// stages − 1), ex2.approx for exp2 and lg2.approx for the LSE's log
+// (emitted directly, not libdevice calls), and no local-memory (spill)
 // traffic.
 //
 // RUN: attn-opt %s -attn-lower-to-ptx='chip=sm_80' -attn-dump-ptx -o /dev/null | FileCheck %s --check-prefixes=CHECK,SM80
@@ -37,6 +38,7 @@
 // O leaves as 32-bit pairs of halves.
 // CHECK-DAG:   st.global.b32
 // CHECK-DAG:   ex2.approx.f32
+// CHECK-DAG:   lg2.approx.f32
 // CHECK:       ret;
 // No local memory (spills or stack arrays) anywhere in the kernel.
 // NOLOCAL-NOT: .local

@@ -70,8 +70,8 @@
 // CHECK-NEXT:          scf.yield
 // Row maxima across the quad: shuffles xor 1 and 2.
 // CHECK:             gpu.shuffle  xor %{{.+}}, %{{.+}}, %{{.+}} : f32
-// P = exp2((S - m) * log2(e)).
-// CHECK:             math.exp2
+// P = exp2((S - m) * log2(e)), as the PTX ex2.approx.f32 (no libdevice).
+// CHECK:             llvm.call_intrinsic "llvm.nvvm.ex2.approx.f32"({{.*}}) : (f32) -> f32
 // P stays in registers: its A fragments are built from the S accumulators.
 // CHECK:             vector.from_elements {{.*}} : vector<4x2xf16>
 // V fragments by ldmatrix.x2.trans.
@@ -79,8 +79,10 @@
 // The stage is refilled by the next iteration: a barrier first.
 // CHECK:             gpu.barrier
 // CHECK-NEXT:        scf.yield
-// Epilogue: O / l as 32-bit pairs with predicated stores, LSE = m + ln l.
-// CHECK:           math.log
+// Epilogue: O / l as 32-bit pairs with predicated stores,
+// LSE = m + ln l = m + lg2(l) * ln 2.
+// CHECK:           %[[LG2:.+]] = llvm.call_intrinsic "llvm.nvvm.lg2.approx.f"({{.*}}) : (f32) -> f32
+// CHECK:           arith.mulf %[[LG2]], %{{.+}} : f32
 // CHECK:           llvm.bitcast %{{.+}} : vector<2xf16> to i32
 // CHECK:           memref.store {{.*}} : memref<?xi32>
 // CHECK:           memref.store {{.*}}, %[[LSE]]

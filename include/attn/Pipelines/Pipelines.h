@@ -56,7 +56,7 @@ struct PtxPipelineOptions : public PassPipelineOptions<PtxPipelineOptions> {
 
 /// attn.attention functions → tensor-core GPU kernels → PTX in a gpu.binary
 /// (format=isa), through MLIR's NVVM pipeline (PTX ISA 8.0, libdevice from
-/// the CUDA toolkit for exp2/log). It is -attn-emit-gpu-kernel (with the
+/// the CUDA toolkit for tanh). It is -attn-emit-gpu-kernel (with the
 /// chip and tile options) followed by buildGpuKernelsToPtxPipeline.
 void buildLowerToPtxPipeline(OpPassManager &pm,
                              const PtxPipelineOptions &options);

@@ -208,8 +208,11 @@ int main(int argc, char **argv) {
     llvm::outs() << "off\n";
   else if (cache.getDirectory().empty())
     llvm::outs() << "memory only\n";
+  else if (source == CacheSource::Disk)
+    llvm::outs() << "hit, " << cache.getDirectory() << "\n";
+  else if (cache.getStats().writeFailures)
+    llvm::outs() << "miss, not stored (see the warning)\n";
   else
-    llvm::outs() << (source == CacheSource::Disk ? "hit" : "miss") << ", "
-                 << cache.getDirectory() << "\n";
+    llvm::outs() << "miss, stored in " << cache.getDirectory() << "\n";
   return 0;
 }

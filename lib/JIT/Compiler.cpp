@@ -247,24 +247,51 @@ Error Kernel::launchGpu(const AttentionBuffers &b,
   return Error::success();
 }
 
-Expected<std::shared_ptr<const Kernel>>
-Compiler::compile(const AttentionSpec &spec) const {
-  return build(spec);
+CpuCompileOptions Compiler::getCpuOptions(const AttentionSpec &spec) const {
+  CpuCompileOptions cpu;
+  cpu.qTile = spec.qTile;
+  cpu.kTile = spec.kTile;
+  cpu.numThreads = options.numThreads;
+  return cpu;
 }
 
 Expected<std::shared_ptr<const Kernel>>
-Compiler::build(const AttentionSpec &spec) const {
+Compiler::compile(const AttentionSpec &spec) const {
   Expected<AttentionProblem> problem = toProblem(spec);
   if (!problem)
     return problem.takeError();
-  std::shared_ptr<Kernel> kernel(new Kernel(spec, *problem));
+  KernelCache &cache =
+      options.cache ? *options.cache : KernelCache::getDefault();
+  if (!cache.isEnabled())
+    return build(spec, *problem, cache);
+  // Finished kernels by the key of their code. Never destroyed: a CPU
+  // kernel's ExecutionEngine must not be torn down during static
+  // destruction (see CpuKernel::compileCached).
+  static MemoryCache<Kernel> &kernels = *new MemoryCache<Kernel>();
+#ifdef ATTN_HAVE_GPU_JIT
+  Expected<CacheKey> key =
+      spec.target == "cpu"
+          ? getCpuKernelCacheKey(*problem, getCpuOptions(spec))
+          : getGpuBundleCacheKey(*problem, spec.target, spec.gpuTiles);
+#else
+  if (spec.target != "cpu")
+    return build(spec, *problem, cache); // says why it cannot
+  Expected<CacheKey> key = getCpuKernelCacheKey(*problem, getCpuOptions(spec));
+#endif
+  if (!key)
+    return key.takeError();
+  return kernels.getOrCompute(key->getDigest(), [&] {
+    return build(spec, *problem, cache);
+  });
+}
+
+Expected<std::shared_ptr<const Kernel>>
+Compiler::build(const AttentionSpec &spec, const AttentionProblem &problem,
+                KernelCache &cache) const {
+  std::shared_ptr<Kernel> kernel(new Kernel(spec, problem));
   if (spec.target == "cpu") {
-    CpuCompileOptions cpu;
-    cpu.qTile = spec.qTile;
-    cpu.kTile = spec.kTile;
-    cpu.numThreads = options.numThreads;
     Expected<std::unique_ptr<CpuKernel>> compiled =
-        CpuKernel::compile(*problem, cpu);
+        CpuKernel::compile(problem, getCpuOptions(spec));
     if (!compiled)
       return compiled.takeError();
     kernel->cpu = std::move(*compiled);
@@ -272,17 +299,18 @@ Compiler::build(const AttentionSpec &spec) const {
   }
 #ifdef ATTN_HAVE_GPU_JIT
   std::string reason;
-  if (!isGpuSupported(*problem, reason))
+  if (!isGpuSupported(problem, reason))
     return notSupported("the CUDA backend does not support this spec yet: " +
                         reason);
-  Expected<rt::Bundle> bundle =
-      compileGpuBundle(*problem, spec.target, spec.gpuTiles);
+  Expected<rt::Bundle> bundle = compileGpuBundleCached(
+      problem, spec.target, cache, spec.gpuTiles);
   if (!bundle)
     return bundle.takeError();
   kernel->gpu = std::make_unique<Kernel::Gpu>();
   kernel->gpu->bundle = std::move(*bundle);
   return kernel;
 #else
+  (void)cache;
   return notSupported("target '" + spec.target +
                       "': this attn was built without the CUDA toolkit "
                       "(nvJitLink), so it compiles for \"cpu\" only");

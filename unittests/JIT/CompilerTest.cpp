@@ -15,6 +15,8 @@
 
 #include "gtest/gtest.h"
 
+#include <chrono>
+
 #include <thread>
 
 using namespace attn;
@@ -297,6 +299,40 @@ compileWith(llvm::function_ref<void(AttentionSpec &)> change) {
   AttentionSpec spec = smallSpec();
   change(spec);
   return Compiler().compile(spec);
+}
+
+/// A spec compiled before comes back as the same kernel from the cache's
+/// memory layer; a disabled cache compiles again.
+TEST(Compiler, CachedSpecsReturnTheSameKernel) {
+  AttentionSpec spec;
+  spec.dtype = ElementType::F16;
+  spec.numQueryHeads = 2;
+  spec.numKvHeads = 1;
+  spec.batch = 1;
+  spec.querySeqLen = 33;
+  spec.keySeqLen = 47;
+  spec.headDim = spec.valueHeadDim = 40;
+  Compiler compiler;
+  auto first = compiler.compile(spec);
+  ASSERT_TRUE(!!first) << llvm::toString(first.takeError());
+  auto start = std::chrono::steady_clock::now();
+  auto again = compiler.compile(spec);
+  double ms = std::chrono::duration<double, std::milli>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+  ASSERT_TRUE(!!again) << llvm::toString(again.takeError());
+  EXPECT_EQ(first->get(), again->get());
+  // Generous bound (a compile takes ~100 ms): a hit must not compile.
+  EXPECT_LT(ms, 20.0);
+  spec.kTile = 32; // other code: another kernel
+  auto other = compiler.compile(spec);
+  ASSERT_TRUE(!!other) << llvm::toString(other.takeError());
+  EXPECT_NE(first->get(), other->get());
+  CompilerOptions uncached;
+  uncached.cache = &KernelCache::getDisabled();
+  auto fresh = Compiler(uncached).compile(spec);
+  ASSERT_TRUE(!!fresh) << llvm::toString(fresh.takeError());
+  EXPECT_NE(other->get(), fresh->get());
 }
 
 TEST(CompilerErrors, UnknownTarget) {

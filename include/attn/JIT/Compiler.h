@@ -124,32 +124,41 @@ private:
   std::unique_ptr<Gpu> gpu;
 };
 
-/// How a Compiler's kernels run on the host.
+/// How a Compiler's kernels run on the host, and where they are cached.
 struct CompilerOptions {
   /// CPU kernels' worker threads; 0 = all cores.
   unsigned numThreads = 0;
+  /// The kernel cache: null = KernelCache::getDefault() (in memory, and on
+  /// disk under $ATTN_CACHE_DIR or $XDG_CACHE_HOME/attn; see
+  /// KernelCache.h); &KernelCache::getDisabled() compiles every time.
+  KernelCache *cache = nullptr;
 };
 
 /// Compiles specs into kernels. Stateless apart from its options: compile
 /// may be called from several threads at once (each compile has its own
-/// MLIR context).
+/// MLIR context). With a cache, a spec compiled before in this process
+/// returns the same Kernel (found by the key of the code it compiles to:
+/// KernelCache.h), and a CUDA kernel compiled by any process before comes
+/// from the disk layer.
 class Compiler {
 public:
   explicit Compiler(CompilerOptions options = {}) : options(options) {}
 
-  /// Validates `spec` and compiles it (tens to hundreds of milliseconds).
-  /// Kernels are shared pointers so that a cache can hand out one kernel
-  /// to many users.
+  /// Validates `spec` and compiles it (tens to hundreds of milliseconds;
+  /// tens of microseconds when the cache has it). Kernels are shared
+  /// pointers: a cached one is handed to every caller.
   llvm::Expected<std::shared_ptr<const Kernel>>
   compile(const AttentionSpec &spec) const;
 
   const CompilerOptions &getOptions() const { return options; }
 
 private:
-  /// The one place kernels are made; compile() is the seam where a kernel
-  /// cache (attn::KernelCache) looks up and stores them.
+  /// The one place kernels are made (CUDA bundles through `cache`);
+  /// compile() looks finished kernels up in memory first.
   llvm::Expected<std::shared_ptr<const Kernel>>
-  build(const AttentionSpec &spec) const;
+  build(const AttentionSpec &spec, const AttentionProblem &problem,
+        KernelCache &cache) const;
+  CpuCompileOptions getCpuOptions(const AttentionSpec &spec) const;
 
   CompilerOptions options;
 };

@@ -71,8 +71,11 @@ void mlir::attn::buildLowerToPtxPipeline(OpPassManager &pm,
 
 void mlir::attn::buildGpuKernelsToPtxPipeline(
     OpPassManager &pm, const PtxPipelineOptions &options) {
-  // 1. Clean up the emitted kernels.
-  pm.addPass(createCanonicalizerPass());
+  // 1. Share the emitted kernels' repeated constants and index math. No
+  //    canonicalizer, here or after the NVVM conversion: on these large
+  //    unrolled kernels it took ~20% of spec → PTX, and LLVM's O2 does the
+  //    same folding (the PTX differs only in instruction order; same size,
+  //    same registers after ptxas, measured for D = 64/128/256).
   pm.addPass(createCSEPass());
   // 2. The NVVM target: PTX ISA 8.0 (LLVM rejects the default 6.0 for
   //    sm_80+) and the toolkit's libdevice for math functions (tanh for the
@@ -91,8 +94,6 @@ void mlir::attn::buildGpuKernelsToPtxPipeline(
   kernels.addPass(createLowerAffinePass());
   kernels.addPass(createConvertGpuOpsToNVVMOps());
   kernels.addPass(createConvertNVVMToLLVMPass());
-  kernels.addPass(createCanonicalizerPass());
-  kernels.addPass(createCSEPass());
   kernels.addPass(createReconcileUnrealizedCastsPass());
   // 4. PTX text in a gpu.binary.
   GpuModuleToBinaryPassOptions binary;

@@ -291,7 +291,7 @@ Compiler::build(const AttentionSpec &spec, const AttentionProblem &problem,
   std::shared_ptr<Kernel> kernel(new Kernel(spec, problem));
   if (spec.target == "cpu") {
     Expected<std::unique_ptr<CpuKernel>> compiled =
-        CpuKernel::compile(problem, getCpuOptions(spec));
+        CpuKernel::compileThrough(problem, getCpuOptions(spec), cache);
     if (!compiled)
       return compiled.takeError();
     kernel->cpu = std::move(*compiled);

@@ -21,7 +21,12 @@
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
 
+#include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/Support/DynamicLibrary.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -313,15 +318,112 @@ CpuKernel::compileCached(const AttentionProblem &problem,
   if (!key)
     return key.takeError();
   bool hit = false;
+  CacheSource found = CacheSource::Computed;
   Expected<std::shared_ptr<const CpuKernel>> kernel = kernels.getOrCompute(
       key->getDigest(),
       [&]() -> Expected<std::shared_ptr<const CpuKernel>> {
-        return compile(problem, options);
+        return compileThrough(problem, options, KernelCache::getDefault(),
+                              &found);
       },
       &hit);
   if (kernel && source)
-    *source = hit ? CacheSource::Memory : CacheSource::Computed;
+    *source = hit ? CacheSource::Memory : found;
   return kernel;
+}
+
+Expected<std::unique_ptr<CpuKernel>>
+CpuKernel::compileThrough(const AttentionProblem &problem,
+                          const CpuCompileOptions &options, KernelCache &cache,
+                          CacheSource *source) {
+  if (!cache.isEnabled()) {
+    if (source)
+      *source = CacheSource::Computed;
+    return compile(problem, options);
+  }
+  Expected<CacheKey> key = getCpuKernelCacheKey(problem, options);
+  if (!key)
+    return key.takeError();
+  // The kernel compiled for the object, if the cache had none.
+  std::unique_ptr<CpuKernel> compiled;
+  Expected<CacheLookup> lookup =
+      cache.getOrCompute(*key, [&]() -> Expected<std::string> {
+        std::string object;
+        Expected<std::unique_ptr<CpuKernel>> kernel =
+            compile(problem, options, &object);
+        if (!kernel)
+          return kernel.takeError();
+        compiled = std::move(*kernel);
+        return object;
+      });
+  if (!lookup)
+    return lookup.takeError();
+  if (source)
+    *source = lookup->source;
+  if (compiled)
+    return std::move(compiled);
+  return load(problem, *lookup->bytes);
+}
+
+namespace {
+/// LLVM's host target, for compiling and for linking objects (once).
+void initNativeTarget() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+}
+
+/// Makes the OpenMP runtime's symbols visible to code JIT-linked into this
+/// process, or says why it cannot.
+Error loadOpenMPRuntime() {
+  if (!llvm::sys::fs::exists(ATTN_OPENMP_LIBRARY))
+    return llvm::createStringError(
+        "OpenMP runtime not found at '" ATTN_OPENMP_LIBRARY
+        "' (install libomp-22-dev)");
+  std::string error;
+  if (llvm::sys::DynamicLibrary::LoadLibraryPermanently(ATTN_OPENMP_LIBRARY,
+                                                        &error))
+    return llvm::createStringError("cannot load the OpenMP runtime '" +
+                                   llvm::Twine(ATTN_OPENMP_LIBRARY) +
+                                   "': " + error);
+  return Error::success();
+}
+
+/// The kernel's C interface; the ExecutionEngine adds a packed wrapper,
+/// "_mlir_" + kEntry, that takes pointers to the arguments.
+constexpr llvm::StringLiteral kEntry = "_mlir_ciface_attention";
+} // namespace
+
+Expected<std::unique_ptr<CpuKernel>>
+CpuKernel::load(const AttentionProblem &problem, llvm::StringRef object) {
+  initNativeTarget();
+  if (Error e = loadOpenMPRuntime())
+    return std::move(e);
+  auto host = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!host)
+    return host.takeError();
+  auto jit = llvm::orc::LLJITBuilder()
+                 .setJITTargetMachineBuilder(std::move(*host))
+                 .create();
+  if (!jit)
+    return jit.takeError();
+  // Calls into libc, libm and the OpenMP runtime resolve in this process.
+  auto process = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+      (*jit)->getDataLayout().getGlobalPrefix());
+  if (!process)
+    return process.takeError();
+  (*jit)->getMainJITDylib().addGenerator(std::move(*process));
+  if (Error e = (*jit)->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(
+          object, "attn-cpu-kernel.o")))
+    return std::move(e);
+  auto symbol = (*jit)->lookup(("_mlir_" + kEntry).str());
+  if (!symbol)
+    return symbol.takeError();
+  std::unique_ptr<CpuKernel> kernel(new CpuKernel(problem));
+  kernel->entry = symbol->toPtr<void (*)(void **)>();
+  kernel->jit = std::move(*jit);
+  return std::move(kernel);
 }
 
 CpuKernel::CpuKernel(const AttentionProblem &problem) : problem(problem) {}
@@ -330,11 +432,13 @@ CpuKernel::~CpuKernel() = default;
 Expected<std::unique_ptr<CpuKernel>>
 CpuKernel::compile(const AttentionProblem &problem,
                    const CpuCompileOptions &options) {
-  static std::once_flag initTarget;
-  std::call_once(initTarget, [] {
-    llvm::InitializeNativeTarget();
-    llvm::InitializeNativeTargetAsmPrinter();
-  });
+  return compile(problem, options, nullptr);
+}
+
+Expected<std::unique_ptr<CpuKernel>>
+CpuKernel::compile(const AttentionProblem &problem,
+                   const CpuCompileOptions &options, std::string *object) {
+  initNativeTarget();
 
   std::unique_ptr<CpuKernel> kernel(new CpuKernel(problem));
   kernel->context = createAttnContext();
@@ -352,10 +456,8 @@ CpuKernel::compile(const AttentionProblem &problem,
       return diags.takeError("attn-lower-to-cpu failed");
   }
 
-  if (!llvm::sys::fs::exists(ATTN_OPENMP_LIBRARY))
-    return llvm::createStringError(
-        "OpenMP runtime not found at '" ATTN_OPENMP_LIBRARY
-        "' (install libomp-22-dev)");
+  if (Error e = loadOpenMPRuntime())
+    return std::move(e);
   llvm::StringRef libs[] = {ATTN_OPENMP_LIBRARY};
   auto tm = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!tm)
@@ -373,12 +475,32 @@ CpuKernel::compile(const AttentionProblem &problem,
   engineOptions.transformer = transformer;
   engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
   engineOptions.sharedLibPaths = libs;
+  engineOptions.enableObjectDump = object != nullptr;
   {
     DiagnosticCollector diags(ctx);
     auto engine = ExecutionEngine::create(*module, engineOptions);
     if (!engine)
       return engine.takeError();
     kernel->engine = std::move(*engine);
+  }
+  auto entry = kernel->engine->lookupPacked(kEntry);
+  if (!entry)
+    return entry.takeError();
+  kernel->entry = *entry;
+  if (object) {
+    // The ExecutionEngine hands its object out only as a file.
+    llvm::SmallString<128> path;
+    if (std::error_code ec =
+            llvm::sys::fs::createTemporaryFile("attn-cpu-kernel", "o", path))
+      return llvm::createStringError("cannot create a temporary file: " +
+                                     ec.message());
+    llvm::FileRemover remove(path);
+    kernel->engine->dumpToObjectFile(path);
+    auto bytes = llvm::MemoryBuffer::getFile(path);
+    if (!bytes || (*bytes)->getBufferSize() == 0)
+      return llvm::createStringError(
+          "the ExecutionEngine wrote no object file for the CPU kernel");
+    *object = (*bytes)->getBuffer().str();
   }
   return std::move(kernel);
 }
@@ -541,7 +663,8 @@ Error CpuKernel::run(const AttentionBuffers &buf) const {
   SmallVector<void *> args;
   for (void *&d : descs)
     args.push_back(&d);
-  return engine->invokePacked("_mlir_ciface_attention", args);
+  entry(args.data());
+  return Error::success();
 }
 
 } // namespace attn

@@ -138,8 +138,8 @@ struct CompilerOptions {
 /// may be called from several threads at once (each compile has its own
 /// MLIR context). With a cache, a spec compiled before in this process
 /// returns the same Kernel (found by the key of the code it compiles to:
-/// KernelCache.h), and a CUDA kernel compiled by any process before comes
-/// from the disk layer.
+/// KernelCache.h), and a kernel compiled by any process before comes from
+/// the disk layer (a CUDA bundle, or a CPU kernel's object file).
 class Compiler {
 public:
   explicit Compiler(CompilerOptions options = {}) : options(options) {}
@@ -153,7 +153,7 @@ public:
   const CompilerOptions &getOptions() const { return options; }
 
 private:
-  /// The one place kernels are made (CUDA bundles through `cache`);
+  /// The one place kernels are made (their code through `cache`);
   /// compile() looks finished kernels up in memory first.
   llvm::Expected<std::shared_ptr<const Kernel>>
   build(const AttentionSpec &spec, const AttentionProblem &problem,

@@ -30,6 +30,9 @@ namespace mlir {
 class ExecutionEngine;
 class OpPassManager;
 } // namespace mlir
+namespace llvm::orc {
+class LLJIT;
+} // namespace llvm::orc
 
 namespace attn {
 
@@ -143,11 +146,20 @@ public:
   static llvm::Expected<std::unique_ptr<CpuKernel>>
   compile(const AttentionProblem &problem, const CpuCompileOptions &options);
 
-  /// compile() through a process-wide cache in memory, keyed by
-  /// getCpuKernelCacheKey: a problem compiled before is shared (kernels are
-  /// immutable and run() may be called from several threads). CPU kernels
-  /// are not cached on disk: MLIR's ExecutionEngine can write its object
-  /// file but not load one back. `source`, if given, is Memory or Computed.
+  /// compile() through `cache` (key: getCpuKernelCacheKey): the cached
+  /// blob is the kernel's object file, the machine code the ExecutionEngine
+  /// made; a kernel compiled before, by this or any process, is that object
+  /// linked again by ORC (no MLIR pipeline, no LLVM optimization). `source`,
+  /// if given, says where the object came from.
+  static llvm::Expected<std::unique_ptr<CpuKernel>>
+  compileThrough(const AttentionProblem &problem,
+                 const CpuCompileOptions &options, KernelCache &cache,
+                 CacheSource *source = nullptr);
+
+  /// compileThrough the default cache, with the finished kernels kept in
+  /// memory by key: a problem compiled before in this process is shared
+  /// (kernels are immutable and run() may be called from several threads).
+  /// `source`, if given, is Memory for a shared kernel.
   static llvm::Expected<std::shared_ptr<const CpuKernel>>
   compileCached(const AttentionProblem &problem,
                 const CpuCompileOptions &options,
@@ -160,9 +172,22 @@ public:
 
 private:
   CpuKernel(const AttentionProblem &problem);
+  /// compile(), also returning the object file when `object` is given.
+  static llvm::Expected<std::unique_ptr<CpuKernel>>
+  compile(const AttentionProblem &problem, const CpuCompileOptions &options,
+          std::string *object);
+  /// A kernel from an object file of compile().
+  static llvm::Expected<std::unique_ptr<CpuKernel>>
+  load(const AttentionProblem &problem, llvm::StringRef object);
+
   AttentionProblem problem;
+  /// Either an ExecutionEngine (compiled here, with its MLIR context) or an
+  /// ORC JIT (loaded from an object file) holds the code `entry` points to.
   std::unique_ptr<mlir::MLIRContext> context;
   std::unique_ptr<mlir::ExecutionEngine> engine;
+  std::unique_ptr<llvm::orc::LLJIT> jit;
+  /// The packed C-interface wrapper: entry(pointers to the descriptors).
+  void (*entry)(void **) = nullptr;
 };
 
 } // namespace attn

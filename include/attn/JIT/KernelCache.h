@@ -3,9 +3,10 @@
 // Compiling an attention takes tens to hundreds of milliseconds; the same
 // problem compiled again (another call, another process, another run of a
 // tool) should cost a lookup. KernelCache stores compiled code as byte blobs
-// (a serialized GPU kernel bundle, say) under a CacheKey, in two layers:
+// (a serialized GPU kernel bundle, a CPU kernel's object file) under a
+// CacheKey, in two layers:
 //
-//  * memory (MemoryCache, also used for CPU kernels, which are objects):
+//  * memory (MemoryCache, also used for finished kernel objects):
 //    thread-safe; concurrent requests for one key in one process compile it
 //    once, the others wait and share the result;
 //  * disk: one file per key in the cache directory (created 0700), written

@@ -1,4 +1,5 @@
-//===- attn-bench-compile.cpp - where compile time goes --------------------===//
+//===- attn-bench-compile.cpp - where compile time goes
+//--------------------===//
 //
 //   attn-bench-compile [--repeat N] [--markdown]
 //
@@ -28,16 +29,16 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "../BenchSupport.h"
 #include "attn/JIT/CpuKernel.h"
 #include "attn/JIT/GpuKernel.h"
 #include "attn/JIT/KernelCache.h"
 #include "attn/Support/CommandLine.h"
-#include "../BenchSupport.h"
 
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/SmallString.h"
-#include "llvm/Support/Format.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/TargetParser/Host.h"
@@ -122,8 +123,9 @@ std::vector<Spec> gpuSpecs() {
   std::vector<Spec> specs;
   for (int64_t d : {64, 128})
     for (bool causal : {false, true})
-      specs.push_back({llvm::formatv("f16 D={0}{1}", d, causal ? " causal" : ""),
-                       prefill(ElementType::F16, d, causal)});
+      specs.push_back(
+          {llvm::formatv("f16 D={0}{1}", d, causal ? " causal" : ""),
+           prefill(ElementType::F16, d, causal)});
   return specs;
 }
 
@@ -155,7 +157,8 @@ Expected<GpuRow> measureGpu(const AttentionProblem &p, StringRef chip,
     GpuCompileTimes t;
     auto start = Clock::now();
     std::clock_t cpuStart = std::clock();
-    Expected<rt::Bundle> bundle = compileGpuBundle(p, chip, GpuTileOptions(), &t);
+    Expected<rt::Bundle> bundle =
+        compileGpuBundle(p, chip, GpuTileOptions(), &t);
     if (!bundle)
       return bundle.takeError();
     if (i > 0) {
@@ -226,8 +229,8 @@ Expected<GpuRow> measureGpu(const AttentionProblem &p, StringRef chip,
   Expected<double> cachedMs = medianOf(repeat, [&]() -> Expected<double> {
     auto start = Clock::now();
     CacheSource source;
-    if (Expected<rt::Bundle> b = compileGpuBundleCached(
-            p, chip, cache, GpuTileOptions(), &source);
+    if (Expected<rt::Bundle> b =
+            compileGpuBundleCached(p, chip, cache, GpuTileOptions(), &source);
         !b)
       return b.takeError();
     if (source != CacheSource::Memory)
@@ -303,8 +306,9 @@ int main(int argc, char **argv) {
            {"spec", "chip", "spec->IR", "IR->PTX", "PTX->cubin", "spec->cubin",
             "(CPU time)", "key", "memory hit", "disk hit", "cached compile"});
   if (md)
-    printRow(os, md, {"---", "---", "---:", "---:", "---:", "---:", "---:",
-                      "---:", "---:", "---:", "---:"});
+    printRow(os, md,
+             {"---", "---", "---:", "---:", "---:", "---:", "---:", "---:",
+              "---:", "---:", "---:"});
   for (StringRef chip : {"sm_80", "sm_90a"})
     for (const Spec &spec : gpuSpecs()) {
       Expected<GpuRow> r =
@@ -336,17 +340,18 @@ int main(int argc, char **argv) {
   // Compiled again through the in-memory cache (key + hit).
   if (auto warm = CpuKernel::compileCached(cpu, CpuCompileOptions()); !warm)
     return fail("f32 D=128 causal cpu: " + llvm::toString(warm.takeError()));
-  Expected<double> cachedMs = medianOf(options->repeat, [&]() -> Expected<double> {
-    auto start = Clock::now();
-    CacheSource source;
-    if (auto kernel =
-            CpuKernel::compileCached(cpu, CpuCompileOptions(), &source);
-        !kernel)
-      return kernel.takeError();
-    if (source != CacheSource::Memory)
-      return unexpected("cache source");
-    return millisecondsSince(start);
-  });
+  Expected<double> cachedMs =
+      medianOf(options->repeat, [&]() -> Expected<double> {
+        auto start = Clock::now();
+        CacheSource source;
+        if (auto kernel =
+                CpuKernel::compileCached(cpu, CpuCompileOptions(), &source);
+            !kernel)
+          return kernel.takeError();
+        if (source != CacheSource::Memory)
+          return unexpected("cache source");
+        return millisecondsSince(start);
+      });
   if (!cachedMs)
     return fail("f32 D=128 causal cpu: " +
                 llvm::toString(cachedMs.takeError()));
@@ -357,18 +362,19 @@ int main(int argc, char **argv) {
         !warm)
       return fail("f32 D=128 causal cpu: " + llvm::toString(warm.takeError()));
   }
-  Expected<double> diskMs = medianOf(options->repeat, [&]() -> Expected<double> {
-    KernelCache fresh(onDisk(cacheDir));
-    auto start = Clock::now();
-    CacheSource source;
-    if (auto kernel = CpuKernel::compileThrough(cpu, CpuCompileOptions(),
-                                                fresh, &source);
-        !kernel)
-      return kernel.takeError();
-    if (source != CacheSource::Disk)
-      return unexpected("cache source");
-    return millisecondsSince(start);
-  });
+  Expected<double> diskMs =
+      medianOf(options->repeat, [&]() -> Expected<double> {
+        KernelCache fresh(onDisk(cacheDir));
+        auto start = Clock::now();
+        CacheSource source;
+        if (auto kernel = CpuKernel::compileThrough(cpu, CpuCompileOptions(),
+                                                    fresh, &source);
+            !kernel)
+          return kernel.takeError();
+        if (source != CacheSource::Disk)
+          return unexpected("cache source");
+        return millisecondsSince(start);
+      });
   if (!diskMs)
     return fail("f32 D=128 causal cpu: " + llvm::toString(diskMs.takeError()));
   os << llvm::formatv("\n{0}cpu: f32 D=128 causal, spec -> JIT machine code "

@@ -280,9 +280,8 @@ Compiler::compile(const AttentionSpec &spec) const {
 #endif
   if (!key)
     return key.takeError();
-  return kernels.getOrCompute(key->getDigest(), [&] {
-    return build(spec, *problem, cache);
-  });
+  return kernels.getOrCompute(key->getDigest(),
+                              [&] { return build(spec, *problem, cache); });
 }
 
 Expected<std::shared_ptr<const Kernel>>
@@ -302,8 +301,8 @@ Compiler::build(const AttentionSpec &spec, const AttentionProblem &problem,
   if (!isGpuSupported(problem, reason))
     return notSupported("the CUDA backend does not support this spec yet: " +
                         reason);
-  Expected<rt::Bundle> bundle = compileGpuBundleCached(
-      problem, spec.target, cache, spec.gpuTiles);
+  Expected<rt::Bundle> bundle =
+      compileGpuBundleCached(problem, spec.target, cache, spec.gpuTiles);
   if (!bundle)
     return bundle.takeError();
   kernel->gpu = std::make_unique<Kernel::Gpu>();

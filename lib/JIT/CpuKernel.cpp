@@ -24,12 +24,12 @@
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
-#include "llvm/Support/DynamicLibrary.h"
-#include "llvm/Support/FileUtilities.h"
-#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/IR/Module.h"
+#include "llvm/Support/DynamicLibrary.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/TargetParser/Host.h"
 
@@ -108,8 +108,7 @@ void copyRowsOut(OpBuilder &b, Location loc, Value from, Value to) {
 
 /// func.func @attention(Q, K, V, [mask], O, LSE) on memrefs, computing with
 /// attn.attention on tensors views of them.
-OwningOpRef<ModuleOp> buildModule(MLIRContext &ctx,
-                                  const AttentionProblem &p) {
+OwningOpRef<ModuleOp> buildModule(MLIRContext &ctx, const AttentionProblem &p) {
   OpBuilder b(&ctx);
   Location loc = b.getUnknownLoc();
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
@@ -127,14 +126,15 @@ OwningOpRef<ModuleOp> buildModule(MLIRContext &ctx,
   };
   SmallVector<Type> args = {strided(s.q), strided(s.k), strided(s.v)};
   if (p.mask != AttentionProblem::Mask::None)
-    args.push_back(MemRefType::get(s.mask, p.mask == AttentionProblem::Mask::Keep
-                                               ? b.getI1Type()
-                                               : elementType(b, p.biasType)));
+    args.push_back(
+        MemRefType::get(s.mask, p.mask == AttentionProblem::Mask::Keep
+                                    ? b.getI1Type()
+                                    : elementType(b, p.biasType)));
   args.push_back(strided(s.o));
   args.push_back(MemRefType::get(s.lse, b.getF32Type()));
 
-  auto func = func::FuncOp::create(b, loc, "attention",
-                                   b.getFunctionType(args, {}));
+  auto func =
+      func::FuncOp::create(b, loc, "attention", b.getFunctionType(args, {}));
   func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
   Block *body = func.addEntryBlock();
   b.setInsertionPointToStart(body);
@@ -235,8 +235,8 @@ Error DiagnosticCollector::takeError(llvm::StringRef what,
 std::unique_ptr<MLIRContext> createAttnContext() {
   DialectRegistry registry;
   mlir::attn::registerAllDialects(registry);
-  auto ctx = std::make_unique<MLIRContext>(registry,
-                                           MLIRContext::Threading::DISABLED);
+  auto ctx =
+      std::make_unique<MLIRContext>(registry, MLIRContext::Threading::DISABLED);
   ctx->loadAllAvailableDialects();
   // Errors go to users as one line: no IR dump attached to them.
   ctx->printOpOnDiagnostic(false);
@@ -253,7 +253,8 @@ buildAttentionModule(MLIRContext &ctx, const AttentionProblem &problem) {
   return std::move(module);
 }
 
-Expected<std::string> buildAttentionModuleText(const AttentionProblem &problem) {
+Expected<std::string>
+buildAttentionModuleText(const AttentionProblem &problem) {
   // Kernel cache keys contain this text, so it is built for every cached
   // compile, hits included: one context per thread rather than one per call
   // (creating one, with every dialect loaded, takes milliseconds). What it
@@ -269,9 +270,8 @@ Expected<std::string> buildAttentionModuleText(const AttentionProblem &problem) 
   return text;
 }
 
-std::string
-getPipelineText(llvm::StringRef name,
-                llvm::function_ref<void(OpPassManager &)> build) {
+std::string getPipelineText(llvm::StringRef name,
+                            llvm::function_ref<void(OpPassManager &)> build) {
   static std::mutex mutex;
   static llvm::StringMap<std::string> texts;
   std::lock_guard<std::mutex> lock(mutex);
@@ -414,8 +414,8 @@ CpuKernel::load(const AttentionProblem &problem, llvm::StringRef object) {
   if (!process)
     return process.takeError();
   (*jit)->getMainJITDylib().addGenerator(std::move(*process));
-  if (Error e = (*jit)->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(
-          object, "attn-cpu-kernel.o")))
+  if (Error e = (*jit)->addObjectFile(
+          llvm::MemoryBuffer::getMemBufferCopy(object, "attn-cpu-kernel.o")))
     return std::move(e);
   auto symbol = (*jit)->lookup(("_mlir_" + kEntry).str());
   if (!symbol)

@@ -1,11 +1,11 @@
 //===- GpuKernel.cpp - attention on the GPU through kernel bundles --------===//
 
 #include "attn/JIT/GpuKernel.h"
+#include "attn-rt/Runtime.h"
 #include "attn/JIT/CpuKernel.h"
 #include "attn/Pipelines/Pipelines.h"
 #include "attn/Target/Cuda/PtxAssembler.h"
 #include "attn/Transforms/Passes.h"
-#include "attn-rt/Runtime.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -55,16 +55,17 @@ std::string utcNow() {
 } // namespace
 
 Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &p,
-                                     llvm::StringRef chip,
-                                     const GpuTileOptions &tiles,
-                                     GpuCompileTimes *times) {
+                                      llvm::StringRef chip,
+                                      const GpuTileOptions &tiles,
+                                      GpuCompileTimes *times) {
   GpuCompileTimes ignored;
   if (!times)
     times = &ignored;
   auto start = std::chrono::steady_clock::now();
   std::string reason;
   if (!isGpuSupported(p, reason))
-    return llvm::createStringError("the GPU backend does not support this problem yet: " + reason);
+    return llvm::createStringError(
+        "the GPU backend does not support this problem yet: " + reason);
   std::unique_ptr<mlir::MLIRContext> ctx = createAttnContext();
   Expected<mlir::OwningOpRef<mlir::ModuleOp>> built =
       buildAttentionModule(*ctx, p);
@@ -135,9 +136,8 @@ Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &p,
   m.dtype = scalarType(p.dtype);
   m.launch.grid = {unsigned(llvm::divideCeil(p.q[2], queryTileRows)),
                    unsigned(p.q[1]), unsigned(p.q[0])};
-  m.problem = {{"B", p.q[0]},  {"Hq", p.q[1]}, {"Hkv", p.k[1]},
-               {"Sq", p.q[2]}, {"Sk", p.k[2]}, {"D", p.q[3]},
-               {"Dv", p.v[3]}};
+  m.problem = {{"B", p.q[0]},  {"Hq", p.q[1]}, {"Hkv", p.k[1]}, {"Sq", p.q[2]},
+               {"Sk", p.k[2]}, {"D", p.q[3]},  {"Dv", p.v[3]}};
   auto tensor = [&](const char *name, rt::ScalarType t,
                     std::vector<int64_t> shape) {
     rt::KernelArg a;
@@ -188,18 +188,18 @@ Expected<CacheKey> getGpuBundleCacheKey(const AttentionProblem &problem,
     return spec.takeError();
   // attn-lower-to-ptx with these options is what compileGpuBundle runs (as
   // -attn-emit-gpu-kernel, then buildGpuKernelsToPtxPipeline).
-  std::string pipeline = getPipelineText(
-      llvm::formatv("attn-lower-to-ptx {0} {1} {2} {3}", chip, tiles.blockM,
-                    tiles.blockN, tiles.stages)
-          .str(),
-      [&](mlir::OpPassManager &pm) {
-        mlir::attn::PtxPipelineOptions options;
-        options.chip = chip.str();
-        options.blockM = tiles.blockM;
-        options.blockN = tiles.blockN;
-        options.stages = tiles.stages;
-        mlir::attn::buildLowerToPtxPipeline(pm, options);
-      });
+  std::string pipeline =
+      getPipelineText(llvm::formatv("attn-lower-to-ptx {0} {1} {2} {3}", chip,
+                                    tiles.blockM, tiles.blockN, tiles.stages)
+                          .str(),
+                      [&](mlir::OpPassManager &pm) {
+                        mlir::attn::PtxPipelineOptions options;
+                        options.chip = chip.str();
+                        options.blockM = tiles.blockM;
+                        options.blockN = tiles.blockN;
+                        options.stages = tiles.stages;
+                        mlir::attn::buildLowerToPtxPipeline(pm, options);
+                      });
   CacheKey key("cuda-bundle");
   key.add("chip", chip)
       .add("pipeline", pipeline)
@@ -263,8 +263,8 @@ bool isGpuSupported(const AttentionProblem &p, std::string &reason) {
     reason = "tensor-core kernels take f16 or bf16 (got f32)";
   else if (p.q[1] > kMaxGridYZ || p.q[0] > kMaxGridYZ)
     reason = "the launch grid is (query tiles, Hq, B) and CUDA limits y and z "
-             "to 65535 (Hq = " + std::to_string(p.q[1]) + ", B = " +
-             std::to_string(p.q[0]) + ")";
+             "to 65535 (Hq = " +
+             std::to_string(p.q[1]) + ", B = " + std::to_string(p.q[0]) + ")";
   else if (p.dynamicLengths)
     reason = "kernels are compiled for static shapes";
   else
@@ -313,7 +313,8 @@ Expected<HostOutputs> runGpu(const rt::Driver &driver, const rt::Bundle &bundle,
       return fail(b.getStatus());
     buffers.push_back(std::move(*b));
     if (i < host.size() && !host[i].empty())
-      if (rt::Status s = buffers[i].copyFromHost(host[i].data(), host[i].size());
+      if (rt::Status s =
+              buffers[i].copyFromHost(host[i].data(), host[i].size());
           !s.ok())
         return fail(s);
   }
@@ -337,7 +338,8 @@ Expected<HostOutputs> runGpu(const rt::Driver &driver, const rt::Bundle &bundle,
   for (int64_t i = 0; i <= repeat; ++i) {
     if (rt::Status s = start->record(*stream); !s.ok())
       return fail(s);
-    if (rt::Status s = kernel->launch(bundle.metadata.launch, args.data(), *stream);
+    if (rt::Status s =
+            kernel->launch(bundle.metadata.launch, args.data(), *stream);
         !s.ok())
       return fail(s);
     if (rt::Status s = end->record(*stream); !s.ok())
@@ -357,8 +359,7 @@ Expected<HostOutputs> runGpu(const rt::Driver &driver, const rt::Bundle &bundle,
     if (rt::Status s = oBuffer.copyToHost(o.data(), oBytes); !s.ok())
       return fail(s);
   if (lseBytes)
-    if (rt::Status s = lseBuffer.copyToHost(out.lse.data(), lseBytes);
-        !s.ok())
+    if (rt::Status s = lseBuffer.copyToHost(out.lse.data(), lseBytes); !s.ok())
       return fail(s);
   out.o = fromStorage(p.dtype, o);
   return out;

@@ -84,9 +84,11 @@ struct ChipInfo {
   /// is cheap to compute and shared memory is plentiful).
   int64_t smallHeadStages;
 };
-constexpr ChipInfo kChips[] = {
-    {"sm_80", 166912, 3}, {"sm_86", 101376, 2}, {"sm_89", 101376, 2},
-    {"sm_90", 232448, 3}, {"sm_90a", 232448, 3}};
+constexpr ChipInfo kChips[] = {{"sm_80", 166912, 3},
+                               {"sm_86", 101376, 2},
+                               {"sm_89", 101376, 2},
+                               {"sm_90", 232448, 3},
+                               {"sm_90a", 232448, 3}};
 
 const ChipInfo *lookupChip(StringRef name) {
   for (const ChipInfo &c : kChips)
@@ -239,10 +241,11 @@ private:
     desc = LLVM::InsertValueOp::create(b, desc, ptr, ArrayRef<int64_t>{0});
     desc = LLVM::InsertValueOp::create(b, desc, ptr, ArrayRef<int64_t>{1});
     desc = LLVM::InsertValueOp::create(b, desc, cst(0), ArrayRef<int64_t>{2});
-    desc = LLVM::InsertValueOp::create(
-        b, desc, cst(std::numeric_limits<int64_t>::max()),
-        ArrayRef<int64_t>{3, 0});
-    desc = LLVM::InsertValueOp::create(b, desc, cst(1), ArrayRef<int64_t>{4, 0});
+    desc = LLVM::InsertValueOp::create(b, desc,
+                                       cst(std::numeric_limits<int64_t>::max()),
+                                       ArrayRef<int64_t>{3, 0});
+    desc =
+        LLVM::InsertValueOp::create(b, desc, cst(1), ArrayRef<int64_t>{4, 0});
     Type memref = MemRefType::get({ShapedType::kDynamic}, elementType);
     return UnrealizedConversionCastOp::create(b, memref, desc).getResult(0);
   }
@@ -290,7 +293,8 @@ Value KernelEmitter::mma(Value a, Value bFrag, Value c) {
   Type f32Type = b.getF32Type();
   auto result = LLVM::LLVMStructType::getLiteral(
       b.getContext(), {f32Type, f32Type, f32Type, f32Type});
-  NVVM::MMATypes type = et.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
+  NVVM::MMATypes type =
+      et.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
   Value out = NVVM::MmaOp::create(
       b, result, registers(a, 4), registers(bFrag, 2), accum,
       ArrayRef<int64_t>{16, 8, 16}, std::nullopt, std::nullopt,
@@ -321,9 +325,9 @@ void KernelEmitter::loadTile(Value global, Value base, Value row0,
   forLoop(tid, idx(tileRows * chunks), idx(kThreads), [&](Value i) {
     Value r = arith::DivUIOp::create(b, i, idx(chunks));
     Value c = mul(arith::RemUIOp::create(b, i, idx(chunks)), idx(vec));
-    Value valid = arith::AndIOp::create(
-        b, cmp(arith::CmpIPredicate::slt, r, rowsValid),
-        cmp(arith::CmpIPredicate::slt, c, idx(rowLen)));
+    Value valid =
+        arith::AndIOp::create(b, cmp(arith::CmpIPredicate::slt, r, rowsValid),
+                              cmp(arith::CmpIPredicate::slt, c, idx(rowLen)));
     Value linear = add(base, add(mul(add(row0, r), idx(rowLen)), c));
     Value safe = arith::SelectOp::create(b, valid, linear, idx(0));
     Value rS = add(row0S, r);
@@ -331,8 +335,8 @@ void KernelEmitter::loadTile(Value global, Value base, Value row0,
       Value count = arith::SelectOp::create(b, valid, idx(8), idx(0));
       nvgpu::DeviceAsyncCopyOp::create(
           b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), smem,
-          ValueRange{rS, c}, global, ValueRange{safe}, b.getIndexAttr(8),
-          count, /*bypassL1=*/b.getUnitAttr());
+          ValueRange{rS, c}, global, ValueRange{safe}, b.getIndexAttr(8), count,
+          /*bypassL1=*/b.getUnitAttr());
       return;
     }
     Value x = memref::LoadOp::create(b, global, safe);
@@ -410,11 +414,11 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
   int64_t vRing = stages * blockN * (dvp + kRowPad) * bytes;
   Value kS = workgroupView(smem, 0, keyRingRows(), dp + kRowPad);
   Value vS = workgroupView(smem, kRing, stages * blockN, dvp + kRowPad);
-  Value qS = qInRegisters()
-                 ? workgroupView(smem,
-                                 (stages - 1) * blockN * (dp + kRowPad) * bytes,
-                                 blockM, dp + kRowPad)
-                 : workgroupView(smem, kRing + vRing, blockM, dp + kRowPad);
+  Value qS =
+      qInRegisters()
+          ? workgroupView(smem, (stages - 1) * blockN * (dp + kRowPad) * bytes,
+                          blockM, dp + kRowPad)
+          : workgroupView(smem, kRing + vRing, blockM, dp + kRowPad);
 
   // 1. The Q tile, then the first stages − 1 key tiles of the band, each
   //    its own cp.async group.
@@ -486,9 +490,8 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
     // results are never stored.
     Value lastRow = arith::SubIOp::create(b, sq, idx(1));
     for (Value row : rowOf)
-      maskRowBase.push_back(
-          add(add(mul(bIdx, strides[0]), mul(h, strides[1])),
-              mul(minIdx(row, lastRow), strides[2])));
+      maskRowBase.push_back(add(add(mul(bIdx, strides[0]), mul(h, strides[1])),
+                                mul(minIdx(row, lastRow), strides[2])));
   }
 
   // Loop-carried state: m of the thread's rows, then their l, then the O
@@ -535,10 +538,10 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
         //     every m-tile. k steps outermost: a reloaded Q fragment is
         //     live for one step only.
         Value kRowOff = add(stageRow, arith::RemUIOp::create(b, lane, idx(8)));
-        Value kColOff = mul(
-            arith::RemUIOp::create(b, arith::DivUIOp::create(b, lane, idx(8)),
-                                   idx(2)),
-            idx(8));
+        Value kColOff =
+            mul(arith::RemUIOp::create(
+                    b, arith::DivUIOp::create(b, lane, idx(8)), idx(2)),
+                idx(8));
         SmallVector<Value> s(mTiles * nTiles, zeroAcc); // [mt][nt]
         for (int64_t kk = 0; kk < dp / 16; ++kk) {
           SmallVector<Value> qf;
@@ -559,14 +562,16 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
         // 2c. Score e = ((mt·NT + nt)·2 + i)·2 + j is row r = 2mt + i, key
         //     k0 + 8nt + 2t + j: s·scale, or c·tanh(s·scale/c) with a
         //     soft-cap c, then the mask operand (bias added, keep applied).
-        auto rowOfScore = [&](int64_t e) { return 2 * (e / (4 * nTiles)) + (e / 2) % 2; };
+        auto rowOfScore = [&](int64_t e) {
+          return 2 * (e / (4 * nTiles)) + (e / 2) % 2;
+        };
         SmallVector<Value> sv, keys;
         for (int64_t e = 0; e < 4 * nTiles * mTiles; ++e) {
           int64_t tile = e / 4, i = (e / 2) % 2, j = e % 2;
-          Value x = vector::ExtractOp::create(b, s[tile],
-                                              ArrayRef<int64_t>{i, j});
-          Value key = add(add(k0, idx(8 * (tile % nTiles) + j)),
-                          mul(t, idx(2)));
+          Value x =
+              vector::ExtractOp::create(b, s[tile], ArrayRef<int64_t>{i, j});
+          Value key =
+              add(add(k0, idx(8 * (tile % nTiles) + j)), mul(t, idx(2)));
           keys.push_back(key);
           if (softcap) {
             x = arith::MulFOp::create(b, x, f32(scale / *softcap));
@@ -726,23 +731,22 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
       for (int64_t j = 0; j < 2; ++j)
         x[j] = arith::TruncFOp::create(
             b, et,
-            arith::MulFOp::create(
-                b,
-                vector::ExtractOp::create(
-                    b, fin[2 * rowsPerThread + mt * oTiles + nv],
-                    ArrayRef<int64_t>{i, j}),
-                inv));
+            arith::MulFOp::create(b,
+                                  vector::ExtractOp::create(
+                                      b,
+                                      fin[2 * rowsPerThread + mt * oTiles + nv],
+                                      ArrayRef<int64_t>{i, j}),
+                                  inv));
       if (pairs) {
-        Value pair = vector::FromElementsOp::create(
-            b, VectorType::get({2}, et), x);
+        Value pair =
+            vector::FromElementsOp::create(b, VectorType::get({2}, et), x);
         Value word = LLVM::BitcastOp::create(b, b.getI32Type(), pair);
         ifThen(arith::AndIOp::create(
                    b, rowOk, cmp(arith::CmpIPredicate::slt, col, idx(dv))),
                [&] {
-                 memref::StoreOp::create(
-                     b, word, oPairs,
-                     ValueRange{arith::DivUIOp::create(b, add(outRow, col),
-                                                       idx(2))});
+                 memref::StoreOp::create(b, word, oPairs,
+                                         ValueRange{arith::DivUIOp::create(
+                                             b, add(outRow, col), idx(2))});
                });
         continue;
       }
@@ -761,8 +765,7 @@ void KernelEmitter::emit(gpu::GPUFuncOp func) {
     Value writer = arith::AndIOp::create(
         b, rowOk, cmp(arith::CmpIPredicate::eq, t, idx(0)));
     ifThen(writer, [&] {
-      memref::StoreOp::create(b, lseVal, lse,
-                              ValueRange{add(oRowBase, row)});
+      memref::StoreOp::create(b, lseVal, lse, ValueRange{add(oRowBase, row)});
     });
   }
   gpu::ReturnOp::create(b);
@@ -779,8 +782,8 @@ struct AttnEmitGpuKernelPass
       std::string known;
       for (const ChipInfo &c : kChips)
         known += (known.empty() ? "" : ", ") + c.name.str();
-      module.emitError() << "unknown chip '" << chip
-                         << "' (known: " << known << ")";
+      module.emitError() << "unknown chip '" << chip << "' (known: " << known
+                         << ")";
       return signalPassFailure();
     }
     if (blockN < 0 || (blockN != 0 && (blockN % 16 != 0 || blockN > 128))) {
@@ -809,8 +812,8 @@ struct AttnEmitGpuKernelPass
     mb.setInsertionPointToEnd(module.getBody());
     module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                     mb.getUnitAttr());
-    auto gpuModule = gpu::GPUModuleOp::create(mb, module.getLoc(),
-                                              "attn_kernels");
+    auto gpuModule =
+        gpu::GPUModuleOp::create(mb, module.getLoc(), "attn_kernels");
     for (func::FuncOp f : funcs) {
       auto ops = llvm::to_vector(f.getOps<AttentionOp>());
       AttentionOp op = ops.front();
@@ -843,8 +846,8 @@ struct AttnEmitGpuKernelPass
       ImplicitLocOpBuilder b(op.getLoc(), kb);
       KernelEmitter emitter(b, op, tiles);
       if (emitter.sharedBytes() > chipInfo->maxSharedBytes) {
-        op.emitError() << "the kernel needs "
-                       << emitter.sharedBytes() << " bytes of shared memory "
+        op.emitError() << "the kernel needs " << emitter.sharedBytes()
+                       << " bytes of shared memory "
                        << "(block-m " << tiles.blockM << ", block-n "
                        << tiles.blockN << ", " << tiles.stages
                        << " stages), more than " << chip << "'s "

@@ -71,10 +71,9 @@ Expected<llvm::SmallVector<int64_t>> parseInts(StringRef flag, StringRef value,
   for (size_t i = 0; ok && i < n; ++i)
     ok = !parts[i].getAsInteger(10, ints[i]) && ints[i] >= 0;
   if (!ok)
-    return llvm::createStringError(flag + " expects " + names + " (" +
-                                   llvm::Twine(n) +
-                                   " non-negative integers), got '" + value +
-                                   "'");
+    return llvm::createStringError(
+        flag + " expects " + names + " (" + llvm::Twine(n) +
+        " non-negative integers), got '" + value + "'");
   return ints;
 }
 
@@ -119,14 +118,17 @@ Expected<Options> parseArgs(int argc, char **argv, bool &help) {
       double c;
       if (value.getAsDouble(c) || !(c > 0))
         return llvm::createStringError("--softcap expects a positive number, "
-                                       "got '" + value + "'");
+                                       "got '" +
+                                       value + "'");
       o.problem.softcap = c;
     } else if (flag == "--block-m" || flag == "--block-n" ||
                flag == "--stages") {
       int64_t n;
       if (value.getAsInteger(10, n) || n <= 0)
-        return llvm::createStringError(flag + " expects a positive integer, "
-                                              "got '" + value + "'");
+        return llvm::createStringError(flag +
+                                       " expects a positive integer, "
+                                       "got '" +
+                                       value + "'");
       (flag == "--block-m"   ? o.tiles.blockM
        : flag == "--block-n" ? o.tiles.blockN
                              : o.tiles.stages) = n;
@@ -140,7 +142,8 @@ Expected<Options> parseArgs(int argc, char **argv, bool &help) {
       double s;
       if (value.getAsDouble(s) || !(s > 0))
         return llvm::createStringError("--scale expects a positive number, "
-                                       "got '" + value + "'");
+                                       "got '" +
+                                       value + "'");
       o.problem.scale = s;
     } else if (flag == "--causal") {
       Expected<AttentionProblem::Causal> causal = parseCausalFlag(value);
@@ -187,12 +190,11 @@ int main(int argc, char **argv) {
     llvm::outs() << kUsage;
     return 0;
   }
-  KernelCache &cache = options->noCache ? KernelCache::getDisabled()
-                                         : KernelCache::getDefault();
+  KernelCache &cache =
+      options->noCache ? KernelCache::getDisabled() : KernelCache::getDefault();
   CacheSource source = CacheSource::Computed;
-  Expected<rt::Bundle> bundle =
-      compileGpuBundleCached(options->problem, options->chip, cache,
-                             options->tiles, &source);
+  Expected<rt::Bundle> bundle = compileGpuBundleCached(
+      options->problem, options->chip, cache, options->tiles, &source);
   if (!bundle)
     return reportError("attn-compile", llvm::toString(bundle.takeError()),
                        kExitError);
@@ -201,8 +203,8 @@ int main(int argc, char **argv) {
     return reportError("attn-compile", status.getMessage(), kExitError);
   llvm::outs() << "attn-compile: wrote " << options->out << " ("
                << bundle->metadata.kernelName << " for "
-               << bundle->metadata.target << ", "
-               << bundle->cubin.size() << " bytes of cubin)\n";
+               << bundle->metadata.target << ", " << bundle->cubin.size()
+               << " bytes of cubin)\n";
   llvm::outs() << "attn-compile: kernel cache: ";
   if (!cache.isEnabled())
     llvm::outs() << "off\n";

@@ -41,8 +41,7 @@ TEST_P(GpuSweep, MatchesReference) {
   expectMatchesReference(in, *out);
 }
 
-INSTANTIATE_TEST_SUITE_P(GpuBackend, GpuSweep,
-                         ::testing::Range(0, kSweepCases),
+INSTANTIATE_TEST_SUITE_P(GpuBackend, GpuSweep, ::testing::Range(0, kSweepCases),
                          [](const ::testing::TestParamInfo<int> &info) {
                            return makeGpuCase(info.param).name;
                          });

@@ -1,4 +1,5 @@
-//===- SweepCases.h - the numerical sweep's cases ----------------*- C++ -*-===//
+//===- SweepCases.h - the numerical sweep's cases ----------------*- C++
+//-*-===//
 //
 // Odd shapes, every mask kind, grouping and storage type, as a fixed covering
 // design: case i takes sequence pair i mod 7, mask i mod 8 and dtype i mod 3
@@ -31,16 +32,17 @@ struct SweepCase {
 };
 
 inline constexpr std::pair<int64_t, int64_t> kSeqLens[] = {
-    {1, 1}, {1, 147}, {113, 203}, {127, 513}, {1023, 1024}, {1024, 1023},
-    {239, 1}};
+    {1, 1},       {1, 147},     {113, 203}, {127, 513},
+    {1023, 1024}, {1024, 1023}, {239, 1}};
 inline constexpr std::pair<int64_t, int64_t> kHeadDims[] = {
     {32, 32}, {59, 59}, {64, 64}, {111, 111}, {128, 128}, {256, 256}, {64, 48}};
-inline constexpr std::pair<int64_t, int64_t> kHeads[] = {{1, 1}, {4, 4}, {8, 2}, {6, 1}};
+inline constexpr std::pair<int64_t, int64_t> kHeads[] = {
+    {1, 1}, {4, 4}, {8, 2}, {6, 1}};
 inline constexpr const char *kMaskNames[] = {
-    "none",   "causal_tl", "causal_br", "window",
-    "window_causal_br", "bool",      "bias",      "softcap_rows_masked"};
+    "none", "causal_tl", "causal_br",          "window", "window_causal_br",
+    "bool", "bias",      "softcap_rows_masked"};
 inline constexpr ElementType kTypes[] = {ElementType::F32, ElementType::F16,
-                                  ElementType::BF16};
+                                         ElementType::BF16};
 
 inline SweepCase makeCase(int i) {
   SweepCase c;
@@ -110,8 +112,8 @@ inline void expectMatchesReference(const HostInputs &in,
     ASSERT_FALSE(std::isnan(x)) << "NaN in LSE";
   auto report = checkOutputs(in, out);
   ASSERT_TRUE(!!report) << llvm::toString(report.takeError());
-  EXPECT_TRUE(report->o.ok) << "O: max err " << report->o.maxErr << " > bound "
-                            << report->o.bound;
+  EXPECT_TRUE(report->o.ok)
+      << "O: max err " << report->o.maxErr << " > bound " << report->o.bound;
   EXPECT_TRUE(report->lse.ok) << "LSE: max err " << report->lse.maxErr
                               << " > bound " << report->lse.bound;
 }

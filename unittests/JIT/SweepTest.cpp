@@ -35,8 +35,8 @@ TEST(SweepDesign, CoversFullyMaskedRows) {
   bool found = false;
   for (int i = 0; i < kSweepCases && !found; ++i) {
     AttentionProblem p = makeCase(i).problem;
-    found = p.causal == AttentionProblem::Causal::BottomRight &&
-            p.q[2] > p.k[2];
+    found =
+        p.causal == AttentionProblem::Causal::BottomRight && p.q[2] > p.k[2];
   }
   EXPECT_TRUE(found);
 }

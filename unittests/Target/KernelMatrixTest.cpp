@@ -1,4 +1,5 @@
-//===- KernelMatrixTest.cpp - every GPU kernel the compiler emits assembles -===//
+//===- KernelMatrixTest.cpp - every GPU kernel the compiler emits assembles
+//-===//
 //
 // Compiles a matrix of attention kernels with attn-lower-to-ptx and
 // assembles each PTX with ptxas (nvJitLink, in process): any assembler error
@@ -42,7 +43,8 @@ std::string attentionSource(llvm::StringRef type, int64_t d,
   if (mask == "causal")
     attrs = "{causal = #attn.causal<bottom_right>}";
   if (mask == "window")
-    attrs = "{causal = #attn.causal<bottom_right>, window = array<i64: 256, 0>}";
+    attrs =
+        "{causal = #attn.causal<bottom_right>, window = array<i64: 256, 0>}";
   if (mask == "keep" || mask == "bias_softcap") {
     std::string maskType =
         mask == "keep" ? "tensor<?x1x?x?xi1>" : "tensor<?x8x?x?xf32>";

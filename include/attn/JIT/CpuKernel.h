@@ -38,14 +38,16 @@ namespace attn {
 
 /// What an attention problem is made of, enough to build its IR.
 struct AttentionProblem {
-  ElementType dtype = ElementType::F32;        ///< storage type of Q, K, V, O
-  std::array<int64_t, 4> q{}, k{}, v{};        ///< [B,Hq,Sq,D], [B,Hkv,Sk,D], [B,Hkv,Sk,Dv]
+  ElementType dtype = ElementType::F32; ///< storage type of Q, K, V, O
+  std::array<int64_t, 4> q{}, k{},
+      v{}; ///< [B,Hq,Sq,D], [B,Hkv,Sk,D], [B,Hkv,Sk,Dv]
   enum class Mask { None, Keep, Bias } mask = Mask::None;
-  std::array<int64_t, 4> maskShape{1, 1, 1, 1}; ///< broadcastable to [B,Hq,Sq,Sk]
-  ElementType biasType = ElementType::F32;      ///< element type of a Bias mask
-  std::optional<double> scale;                  ///< default 1/sqrt(D)
+  std::array<int64_t, 4> maskShape{1, 1, 1,
+                                   1};     ///< broadcastable to [B,Hq,Sq,Sk]
+  ElementType biasType = ElementType::F32; ///< element type of a Bias mask
+  std::optional<double> scale;             ///< default 1/sqrt(D)
   enum class Causal { None, TopLeft, BottomRight } causal = Causal::None;
-  int64_t windowLeft = -1, windowRight = -1;    ///< -1 = unbounded
+  int64_t windowLeft = -1, windowRight = -1; ///< -1 = unbounded
   std::optional<double> softcap;
   /// Compile B, Sq and Sk as dynamic dims (sizes are then taken from the
   /// buffers at launch time and checked there).
@@ -118,8 +120,8 @@ llvm::Expected<mlir::OwningOpRef<mlir::ModuleOp>>
 buildAttentionModule(mlir::MLIRContext &ctx, const AttentionProblem &problem);
 
 /// buildAttentionModule as MLIR text.
-llvm::Expected<std::string> buildAttentionModuleText(
-    const AttentionProblem &problem);
+llvm::Expected<std::string>
+buildAttentionModuleText(const AttentionProblem &problem);
 
 /// The pass pipeline `build` adds to a pass manager, as text (every pass and
 /// option), for cache keys. Built once per `name`, which must identify the
@@ -133,9 +135,8 @@ getPipelineText(llvm::StringRef name,
 /// the host CPU and its features (the code is compiled for them), the
 /// attn-lower-to-cpu pipeline as text (tile sizes, threads) and the
 /// problem's attn.attention IR.
-llvm::Expected<CacheKey>
-getCpuKernelCacheKey(const AttentionProblem &problem,
-                     const CpuCompileOptions &options);
+llvm::Expected<CacheKey> getCpuKernelCacheKey(const AttentionProblem &problem,
+                                              const CpuCompileOptions &options);
 
 class CpuKernel {
 public:

@@ -1,4 +1,5 @@
-//===- GpuKernel.h - attention on the GPU through kernel bundles -*- C++ -*-===//
+//===- GpuKernel.h - attention on the GPU through kernel bundles -*- C++
+//-*-===//
 //
 // The GPU path of the JIT: compile a problem into a kernel bundle (IR →
 // -attn-emit-gpu-kernel → PTX → cubin with nvJitLink, refusing spills →
@@ -11,9 +12,9 @@
 #ifndef ATTN_JIT_GPUKERNEL_H
 #define ATTN_JIT_GPUKERNEL_H
 
+#include "attn-rt/Bundle.h"
 #include "attn/JIT/HostAttention.h"
 #include "attn/JIT/KernelCache.h"
-#include "attn-rt/Bundle.h"
 
 namespace attn {
 

@@ -275,12 +275,9 @@ int fail(const llvm::Twine &msg) {
 int main(int argc, char **argv) {
   bool help = false;
   Expected<Options> options = parseArgs(argc, argv, help);
-  if (!options)
-    return fail(llvm::toString(options.takeError()));
-  if (help) {
-    llvm::outs() << kUsage;
-    return 0;
-  }
+  if (std::optional<int> status =
+          finishParsing(options, help, "attn-bench-compile", kUsage, 1))
+    return *status;
   llvm::raw_ostream &os = llvm::outs();
   bool md = options->markdown;
   StringRef bullet = md ? "- " : "";

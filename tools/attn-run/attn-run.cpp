@@ -378,12 +378,9 @@ int fail(const llvm::Twine &msg) {
 int main(int argc, char **argv) {
   bool help = false;
   Expected<Options> options = parseArgs(argc, argv, help);
-  if (!options)
-    return fail(llvm::toString(options.takeError()));
-  if (help) {
-    llvm::outs() << kUsage;
-    return 0;
-  }
+  if (std::optional<int> status =
+          finishParsing(options, help, "attn-run", kUsage, kExitBadInput))
+    return *status;
   Expected<HostInputs> inputs = loadInputs(*options);
   if (!inputs)
     return fail(llvm::toString(inputs.takeError()));

@@ -15,6 +15,7 @@
 #include "llvm/ADT/StringRef.h"
 #include "llvm/ADT/Twine.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <optional>
 
@@ -34,6 +35,22 @@ llvm::Error forEachFlag(
 /// Prints "`tool`: error: `msg`" on stderr as exactly one line (messages
 /// that span lines are joined) and returns `status`, the exit status.
 int reportError(llvm::StringRef tool, const llvm::Twine &msg, int status);
+
+/// The tools' main() after parsing: a parse error is printed as one line
+/// and gives `errorStatus`; --help prints `usage` and gives 0; std::nullopt
+/// means go on with `options`.
+template <typename Options>
+std::optional<int> finishParsing(llvm::Expected<Options> &options, bool help,
+                                 llvm::StringRef tool, llvm::StringRef usage,
+                                 int errorStatus) {
+  if (!options)
+    return reportError(tool, llvm::toString(options.takeError()), errorStatus);
+  if (help) {
+    llvm::outs() << usage;
+    return 0;
+  }
+  return std::nullopt;
+}
 
 } // namespace attn
 

@@ -540,12 +540,9 @@ int fail(const llvm::Twine &msg) {
 int main(int argc, char **argv) {
   bool help = false;
   Expected<Options> options = parseArgs(argc, argv, help);
-  if (!options)
-    return fail(llvm::toString(options.takeError()));
-  if (help) {
-    llvm::outs() << kUsage;
-    return 0;
-  }
+  if (std::optional<int> status =
+          finishParsing(options, help, "attn-bundle-run", kUsage, kExitBadInput))
+    return *status;
   rt::Result<rt::Bundle> bundle = rt::readBundle(options->bundle);
   if (!bundle.ok())
     return fail(bundle.getMessage());

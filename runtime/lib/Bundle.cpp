@@ -179,12 +179,12 @@ Status verifyBundle(const Bundle &bundle) {
                                   "not " +
                                       quote(metadata.target));
 
-  // CUDA's limits on every chip since compute capability 3.0.
+  // CUDA's limits on every chip since compute capability 3.0; a zero
+  // dimension is an empty problem (Kernel::launch launches nothing).
   const Dim3 &grid = metadata.launch.grid, &block = metadata.launch.block;
-  if (grid.x < 1 || grid.x > 0x7fffffffu || grid.y < 1 || grid.y > 65535 ||
-      grid.z < 1 || grid.z > 65535)
-    return invalidField("grid", "must be [x, y, z] with 1 <= x <= 2^31 - 1 "
-                                "and 1 <= y, z <= 65535, not [" +
+  if (grid.x > 0x7fffffffu || grid.y > 65535 || grid.z > 65535)
+    return invalidField("grid", "must be [x, y, z] with x <= 2^31 - 1 and "
+                                "y, z <= 65535, not [" +
                                     toString(grid) + "]");
   if (block.x < 1 || block.x > 1024 || block.y < 1 || block.y > 1024 ||
       block.z < 1 || block.z > 64 ||

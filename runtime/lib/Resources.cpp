@@ -248,6 +248,9 @@ Status Kernel::launch(const LaunchConfig &config, void **args,
 
 Status Kernel::launch(const LaunchConfig &config, void **args,
                       CUstream_st *stream) const {
+  const Dim3 &grid = config.grid, &block = config.block;
+  if (grid.x == 0 || grid.y == 0 || grid.z == 0)
+    return Status();
   // Opting in on every such launch, as FlashAttention does, rather than once
   // per kernel: the limit belongs to the function, which other Kernel
   // objects for it may have lowered since.
@@ -267,7 +270,6 @@ Status Kernel::launch(const LaunchConfig &config, void **args,
       return callError(*api, result, "cuFuncSetAttribute",
                        request + ", including its static shared memory");
   }
-  const Dim3 &grid = config.grid, &block = config.block;
   if (CUresult result = api->cuLaunchKernel(
           handle, grid.x, grid.y, grid.z, block.x, block.y, block.z,
           config.dynamicSharedMemory, stream, args, nullptr))

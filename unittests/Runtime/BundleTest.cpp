@@ -371,9 +371,9 @@ TEST(BundleMetadataTest, InvalidValues) {
        "metadata field 'target' must name a chip like sm_80 or sm_90a"},
       {[](Json &m) { m["target"] = "sm_"; },
        "metadata field 'target' must name a chip"},
-      {[](Json &m) { m["grid"][0] = 0; },
-       "metadata field 'grid' must be [x, y, z] with 1 <= x <= 2^31 - 1 and "
-       "1 <= y, z <= 65535, not [0 x 16 x 2]"},
+      {[](Json &m) { m["grid"][0] = 0x80000000u; },
+       "metadata field 'grid' must be [x, y, z] with x <= 2^31 - 1 and "
+       "y, z <= 65535, not [2147483648 x 16 x 2]"},
       {[](Json &m) { m["grid"][2] = 65536; }, "metadata field 'grid' must be"},
       {[](Json &m) {
          m["block"] = Json::array({1024, 2, 1});

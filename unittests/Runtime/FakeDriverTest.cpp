@@ -217,6 +217,11 @@ TEST_F(FakeDriverTest, KernelsLaunchAndOptInToSharedMemory) {
               "shared memory per block but device 0 (Fake GPU) allows at most "
               "166912 bytes (163.0 KiB)");
   EXPECT_EQ(state->launches, launches + 3);
+
+  // An empty problem (a zero grid dimension): nothing is launched.
+  config = {{0, 16, 2}, {128, 1, 1}, 1024};
+  ASSERT_TRUE(kernel->launch(config, args, *stream).ok());
+  EXPECT_EQ(state->launches, launches + 3);
 }
 
 TEST_F(FakeDriverTest, BundlesLoadWithTheirContextAndModule) {

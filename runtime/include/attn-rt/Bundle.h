@@ -23,7 +23,8 @@
 //     "kernel": "attn_fwd",             .entry name in the cubin
 //     "target": "sm_80",                chip the cubin was compiled for
 //     "dtype": "f16",                   storage type of Q, K, V and O
-//     "grid": [8, 16, 2],               launch geometry for `problem`
+//     "grid": [8, 16, 2],               launch geometry for `problem` (a 0:
+//                                       empty problem, nothing to launch)
 //     "block": [128, 1, 1],
 //     "dynamic_shared_memory": 49152,   bytes per block
 //     "problem": {"batch": 2, ...},     sizes the kernel was compiled for

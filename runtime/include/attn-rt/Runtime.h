@@ -279,7 +279,8 @@ public:
   /// DevicePtr), as cuLaunchKernel expects. More dynamic shared memory than
   /// the default (DeviceInfo::maxSharedMemoryPerBlock) is opted in to first,
   /// up to the device's maximum; asking for more than that is an error that
-  /// names the maximum.
+  /// names the maximum. A grid with a zero dimension (an empty problem)
+  /// launches nothing and succeeds.
   Status launch(const LaunchConfig &config, void **args,
                 const Stream &stream) const;
   /// The same on a stream the caller owns (e.g. from the CUDA runtime or a

@@ -7,7 +7,7 @@
 // causal or not, for sm_80 and sm_90a) stage by stage, and the kernel cache:
 //
 //  * spec → IR: MLIR context and the verified attn.attention module;
-//  * IR → PTX: -attn-emit-gpu-kernel and the attn-lower-to-ptx pipeline;
+//  * IR → PTX: the attn-lower-to-ptx pipeline (kernel passes, NVVM, PTX);
 //  * PTX → cubin: nvJitLink in process;
 //  * (CPU time): the process CPU time of spec → cubin, which, unlike wall
 //    time, does not grow when other work shares the cores;

@@ -131,6 +131,18 @@ class Attn_TileOp<string mnemonic, list<Trait> traits = []>
     Queries are the fastest-varying dimension of every state buffer, so a
     vector of queries is one contiguous load and row reductions are
     element-wise.
+
+    In a GPU kernel (`-attn-map-to-gpu`) the tile ops are collective: every
+    thread of the CTA executes them with the same operands, and the state
+    buffers are per-work-item placeholders that `-attn-lower-tiles-to-mma`
+    replaces by register fragments distributed over the warps. There the
+    Q, K and V tiles may also be *staged*: `-attn-stage-shared-memory`
+    copies them into workgroup memory ahead of use and names the copies as
+    `staged` operands (rank-2 `[rows, ≥ D]` tiles: row `r` holds row
+    `q_begin + r` or `k_begin + r` of Q, K or V, zero past the sequence
+    end). A staged tile is only a copy, so a lowering may read either it or
+    the global operand; the global operands still give the shapes (`Sq`,
+    `Sk`, `D`).
   }];
 }
 
@@ -152,11 +164,16 @@ def Attn_TileInitOp : Attn_TileOp<"tile_init", [
     attn.tile_init %q[%b, %h, %q0] into %qt state(%m, %l, %acc)
         {q_scale = 0.125 : f64}
         : memref<1x8x?x64xf16>, memref<64x64xf32>, memref<64xf32>, memref<64x64xf32>
+    // With the query tile staged in workgroup memory:
+    attn.tile_init %q[%b, %h, %q0] staged(%qs : memref<64x72xf16, #gpu.address_space<workgroup>>)
+        into %qt state(%m, %l, %acc) {q_scale = 0.125 : f64}
+        : memref<?x8x?x64xf16>, memref<64x64xf32>, memref<64xf32>, memref<64x64xf32>
     ```
   }];
   let arguments = (ins
     Arg<AnyMemRef, "Q [B, Hq, Sq, D]", [MemRead]>:$query,
     Index:$batch, Index:$head, Index:$q_begin,
+    Arg<Optional<AnyMemRef>, "staged query tile [BM, >= D]", [MemRead]>:$staged_query,
     Arg<MemRefRankOf<[F32], [2]>, "", [MemWrite]>:$q_tile,
     Arg<MemRefRankOf<[F32], [1]>, "", [MemWrite]>:$row_max,
     Arg<MemRefRankOf<[F32], [1]>, "", [MemWrite]>:$row_sum,
@@ -164,7 +181,8 @@ def Attn_TileInitOp : Attn_TileOp<"tile_init", [
     F64Attr:$q_scale
   );
   let assemblyFormat = [{
-    $query `[` $batch `,` $head `,` $q_begin `]` `into` $q_tile
+    $query `[` $batch `,` $head `,` $q_begin `]`
+    (`staged` `(` $staged_query^ `:` type($staged_query) `)`)? `into` $q_tile
     `state` `(` $row_max `,` $row_sum `,` $acc `)` attr-dict `:`
     type($query) `,` type($q_tile) `,` type($row_max) `,` type($acc)
   }];
@@ -172,7 +190,7 @@ def Attn_TileInitOp : Attn_TileOp<"tile_init", [
 }
 
 def Attn_TileUpdateOp : Attn_TileOp<"tile_update", [
-    AllTypesMatch<["row_max", "row_sum"]>]> {
+    AllTypesMatch<["row_max", "row_sum"]>, AttrSizedOperandSegments]> {
   let summary = "One key/value tile of FlashAttention-2's online softmax";
   let description = commonTileDescription # [{
 
@@ -206,6 +224,12 @@ def Attn_TileUpdateOp : Attn_TileOp<"tile_update", [
         at(%b, %h, %hkv, %q0, %k0) query_length %sq {causal = #attn.causal<bottom_right>, masked}
         : memref<64x64xf32>, memref<1x2x?x64xf16>, memref<1x2x?x64xf16>,
           memref<64x64xf32>, memref<64xf32>, memref<64x64xf32>
+    // With the key and value tiles staged in workgroup memory:
+    attn.tile_update %qt, %k, %v staged(%ks, %vs : memref<64x72xf16, #gpu.address_space<workgroup>>,
+        memref<64x72xf16, #gpu.address_space<workgroup>>) scratch %s state(%m, %l, %acc)
+        at(%b, %h, %hkv, %q0, %k0) query_length %sq {masked}
+        : memref<64x64xf32>, memref<?x2x?x64xf16>, memref<?x2x?x64xf16>,
+          memref<64x64xf32>, memref<64xf32>, memref<64x64xf32>
     ```
   }];
   let arguments = (ins
@@ -213,6 +237,8 @@ def Attn_TileUpdateOp : Attn_TileOp<"tile_update", [
     Arg<AnyMemRef, "K [B, Hkv, Sk, D]", [MemRead]>:$key,
     Arg<AnyMemRef, "V [B, Hkv, Sk, Dv]", [MemRead]>:$value,
     Arg<Optional<AnyMemRef>, "mask", [MemRead]>:$mask,
+    Arg<Optional<AnyMemRef>, "staged key tile [BN, >= D]", [MemRead]>:$staged_key,
+    Arg<Optional<AnyMemRef>, "staged value tile [BN, >= Dv]", [MemRead]>:$staged_value,
     Arg<MemRefRankOf<[F32], [2]>, "", [MemRead, MemWrite]>:$scores,
     Arg<MemRefRankOf<[F32], [1]>, "", [MemRead, MemWrite]>:$row_max,
     Arg<MemRefRankOf<[F32], [1]>, "", [MemRead, MemWrite]>:$row_sum,
@@ -226,6 +252,8 @@ def Attn_TileUpdateOp : Attn_TileOp<"tile_update", [
   );
   let assemblyFormat = [{
     $q_tile `,` $key `,` $value (`mask` `(` $mask^ `:` type($mask) `)`)?
+    (`staged` `(` $staged_key^ `,` $staged_value `:` type($staged_key) `,`
+      type($staged_value) `)`)?
     `scratch` $scores `state` `(` $row_max `,` $row_sum `,` $acc `)`
     `at` `(` $batch `,` $head `,` $kv_head `,` $q_begin `,` $k_begin `)`
     `query_length` $query_length attr-dict `:` type($q_tile) `,` type($key) `,` type($value) `,`

@@ -248,6 +248,20 @@ static LogicalResult checkStaticHeadDim(Operation *op, StringRef name,
                            << "got " << t;
 }
 
+/// A staged tile (see the tile ops' description) is a rank-2 static
+/// `[rows, ≥ headDim]` memref of `elementType` with exactly `rows` rows.
+static LogicalResult checkStagedTile(Operation *op, StringRef name,
+                                     Value staged, Type elementType,
+                                     int64_t rows, int64_t headDim) {
+  auto t = cast<MemRefType>(staged.getType());
+  if (t.getRank() != 2 || !t.hasStaticShape() || t.getShape()[0] != rows ||
+      t.getShape()[1] < headDim || t.getElementType() != elementType)
+    return op->emitOpError()
+           << "expects " << name << " of static shape [" << rows << ", >= "
+           << headDim << "] and " << elementType << " elements, got " << t;
+  return success();
+}
+
 LogicalResult TileInitOp::verify() {
   if (failed(checkRank(*this, "query", getQuery(), 4)) ||
       failed(checkStorageType(*this, "query", getQuery())) ||
@@ -256,6 +270,11 @@ LogicalResult TileInitOp::verify() {
   auto q = cast<MemRefType>(getQuery().getType());
   int64_t bm = cast<MemRefType>(getRowMax().getType()).getShape()[0];
   if (failed(checkShape(*this, "q_tile", getQTile(), {q.getShape()[3], bm})))
+    return failure();
+  if (Value staged = getStagedQuery();
+      staged && failed(checkStagedTile(*this, "staged_query", staged,
+                                       q.getElementType(), bm,
+                                       q.getShape()[3])))
     return failure();
   return verifyState(*this, getRowMax(), getAcc(),
                      ShapedType::kDynamic);
@@ -293,6 +312,16 @@ LogicalResult TileUpdateOp::verify() {
       failed(checkShape(*this, "scores", getScores(),
                         {ShapedType::kDynamic, bm})))
     return failure();
+  if (!getStagedKey() != !getStagedValue())
+    return emitOpError() << "expects staged key and value tiles together";
+  if (getStagedKey()) {
+    int64_t bn = cast<MemRefType>(getScores().getType()).getShape()[0];
+    if (failed(checkStagedTile(*this, "staged_key", getStagedKey(), keyType,
+                               bn, d)) ||
+        failed(checkStagedTile(*this, "staged_value", getStagedValue(),
+                               valueType, bn, dv)))
+      return failure();
+  }
   return verifyState(*this, getRowMax(), getAcc(), dv);
 }
 

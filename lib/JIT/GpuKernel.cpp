@@ -77,14 +77,14 @@ Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &p,
   // 1. The kernel, and its launch attributes before they are serialized.
   DiagnosticCollector diags(*ctx);
   mlir::PassManager emit(ctx.get());
-  mlir::attn::AttnEmitGpuKernelOptions emitOptions;
-  emitOptions.chip = chip.str();
-  emitOptions.blockM = tiles.blockM;
-  emitOptions.blockN = tiles.blockN;
-  emitOptions.stages = tiles.stages;
-  emit.addPass(mlir::attn::createAttnEmitGpuKernel(emitOptions));
+  mlir::attn::AttnMapToGpuOptions mapOptions;
+  mapOptions.chip = chip.str();
+  mapOptions.blockM = tiles.blockM;
+  mapOptions.blockN = tiles.blockN;
+  mapOptions.stages = tiles.stages;
+  emit.addPass(mlir::attn::createAttnMapToGpu(mapOptions));
   if (mlir::failed(emit.run(*module)))
-    return diags.takeError("attn-emit-gpu-kernel failed");
+    return diags.takeError("attn-map-to-gpu failed");
   rt::Bundle bundle;
   rt::BundleMetadata &m = bundle.metadata;
   int64_t queryTileRows = 0;
@@ -187,7 +187,7 @@ Expected<CacheKey> getGpuBundleCacheKey(const AttentionProblem &problem,
   if (!spec)
     return spec.takeError();
   // attn-lower-to-ptx with these options is what compileGpuBundle runs (as
-  // -attn-emit-gpu-kernel, then buildGpuKernelsToPtxPipeline).
+  // -attn-map-to-gpu, then buildGpuKernelsToPtxPipeline).
   std::string pipeline =
       getPipelineText(llvm::formatv("attn-lower-to-ptx {0} {1} {2} {3}", chip,
                                     tiles.blockM, tiles.blockN, tiles.stages)

@@ -60,18 +60,23 @@ void mlir::attn::buildLowerToCpuPipeline(OpPassManager &pm,
 
 void mlir::attn::buildLowerToPtxPipeline(OpPassManager &pm,
                                          const PtxPipelineOptions &options) {
-  AttnEmitGpuKernelOptions emit;
-  emit.chip = options.chip;
-  emit.blockM = options.blockM;
-  emit.blockN = options.blockN;
-  emit.stages = options.stages;
-  pm.addPass(createAttnEmitGpuKernel(emit));
+  // 1. One kernel per attention function, running the tiled online softmax
+  //    (tiles, stages and shared memory from the chip's table or options).
+  AttnMapToGpuOptions map;
+  map.chip = options.chip;
+  map.blockM = options.blockM;
+  map.blockN = options.blockN;
+  map.stages = options.stages;
+  pm.addPass(createAttnMapToGpu(map));
   buildGpuKernelsToPtxPipeline(pm, options);
 }
 
 void mlir::attn::buildGpuKernelsToPtxPipeline(
     OpPassManager &pm, const PtxPipelineOptions &options) {
-  // 1. Share the emitted kernels' repeated constants and index math. No
+  // 1. Q/K/V tiles through the cp.async ring, tile ops → MMA fragments.
+  pm.addPass(createAttnStageSharedMemory());
+  pm.addPass(createAttnLowerTilesToMma());
+  //    Then share the kernels' repeated constants and index math. No
   //    canonicalizer, here or after the NVVM conversion: on these large
   //    unrolled kernels it took ~20% of spec → PTX, and LLVM's O2 does the
   //    same folding (the PTX differs only in instruction order; same size,

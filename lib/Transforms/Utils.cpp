@@ -14,3 +14,26 @@ Value mlir::attn::getDimValue(OpBuilder &b, Location loc, Value memref,
     return arith::ConstantIndexOp::create(b, loc, d);
   return memref::DimOp::create(b, loc, memref, i);
 }
+
+Value mlir::attn::getLinearIndex(OpBuilder &b, Location loc, Value memref,
+                                 ValueRange indices) {
+  int64_t rank = cast<MemRefType>(memref.getType()).getRank();
+  Value linear = indices.front();
+  for (int64_t i = 1; i < rank; ++i) {
+    linear = arith::MulIOp::create(b, loc, linear,
+                                   getDimValue(b, loc, memref, i));
+    if (i < static_cast<int64_t>(indices.size()))
+      linear = arith::AddIOp::create(b, loc, linear, indices[i]);
+  }
+  return linear;
+}
+
+Value mlir::attn::getFlatView(OpBuilder &b, Value memref) {
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointAfterValue(memref);
+  int64_t rank = cast<MemRefType>(memref.getType()).getRank();
+  SmallVector<ReassociationIndices> all(1);
+  for (int64_t i = 0; i < rank; ++i)
+    all.front().push_back(i);
+  return memref::CollapseShapeOp::create(b, memref.getLoc(), memref, all);
+}

@@ -14,15 +14,6 @@
 // CHECK:       // attn-dump-ptx: @attn_kernels #nvvm.target<chip = "{{sm_80|sm_90a}}", features = "+ptx80", link = ["{{.*}}libdevice.10.bc"]>
 // SM80:        .target sm_80
 // SM90:        .target sm_90a
-// bf16 with an additive f32 bias and a soft-cap (tanh from libdevice), on
-// the table's 3 stages for D = 64 on sm_80 (LLVM emits this kernel first).
-// CHECK:       .visible .entry bf16_bias_softcap_d64(
-// CHECK-DAG:   mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
-// CHECK-DAG:   cp.async.wait_group 2;
-// The bias: f32 loads.
-// CHECK-DAG:   ld.global.b32
-// CHECK:       ret;
-
 // CHECK:       .visible .entry gqa_window_d128(
 // CHECK-DAG:   ldmatrix.sync.aligned.m8n8.x4.shared.b16
 // CHECK-DAG:   ldmatrix.sync.aligned.m8n8.x2.shared.b16
@@ -40,6 +31,17 @@
 // CHECK-DAG:   ex2.approx.f32
 // CHECK-DAG:   lg2.approx.f32
 // CHECK:       ret;
+
+// bf16 with an additive f32 bias and a soft-cap (tanh from libdevice), on
+// the table's 3 stages for D = 64 on sm_80 (the kernels come in source
+// order).
+// CHECK:       .visible .entry bf16_bias_softcap_d64(
+// CHECK-DAG:   mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// CHECK-DAG:   cp.async.wait_group 2;
+// The bias: f32 loads.
+// CHECK-DAG:   ld.global.b32
+// CHECK:       ret;
+
 // No local memory (spills or stack arrays) anywhere in the kernel.
 // NOLOCAL-NOT: .local
 func.func @gqa_window_d128(%q: tensor<?x8x?x128xf16>, %k: tensor<?x2x?x128xf16>, %v: tensor<?x2x?x128xf16>) -> (tensor<?x8x?x128xf16>, tensor<?x8x?xf32>) {

@@ -46,23 +46,13 @@
 // CHECK-NEXT:    %[[NEGSQ:.+]] = arith.subi %[[Z]], %[[SQ]] : index
 // CHECK-NEXT:    %[[HI0:.+]] = arith.maxsi %[[DIAG]], %[[NEGSQ]] : index
 // CHECK-NEXT:    %[[HI:.+]] = arith.minsi %[[HI0]], %[[SK]] : index
-// CHECK-NEXT:    %[[C0:.+]] = arith.constant 0 : index
-// CHECK-NEXT:    %[[C1:.+]] = arith.constant 1 : index
-// DEF-NEXT:      %[[BM:.+]] = arith.constant 64 : index
-// DEF-NEXT:      %[[BN:.+]] = arith.constant 64 : index
-// SMALL-NEXT:    %[[BM:.+]] = arith.constant 32 : index
-// SMALL-NEXT:    %[[BN:.+]] = arith.constant 16 : index
+// DEF-NEXT:      %[[BMO:.+]] = arith.constant 64 : index
+// SMALL-NEXT:    %[[BMO:.+]] = arith.constant 32 : index
 // ceil(Sq / BM) query tiles: ceil(100 / 64) = 2, or ceil(100 / 32) = 4.
-// CHECK-NEXT:    %[[NQT:.+]] = arith.ceildivsi %[[SQ]], %[[BM]] : index
-// Group size Hq / Hkv = 8 / 2 = 4.
-// CHECK-NEXT:    %[[GROUP:.+]] = arith.constant 4 : index
+// CHECK-NEXT:    %[[NQT:.+]] = arith.ceildivsi %[[SQ]], %[[BMO]] : index
 // CHECK-NEXT:    %[[HQ:.+]] = arith.constant 8 : index
 // One work item per (b, h, query tile) in (B, Hq, ceil(Sq / BM)).
 // CHECK-NEXT:    scf.forall (%[[IB:[^ ,]+]], %[[IH:[^ ,]+]], %[[IQT:[^ ,)]+]]) in (%[[B]], %[[HQ]], %[[NQT]]) {
-// q0 = qt * BM, the first query row of the tile.
-// CHECK-NEXT:        %[[Q0:.+]] = arith.muli %[[IQT]], %[[BM]] : index
-// Query head h reads KV head h / (Hq / Hkv) = h / 4 (no K/V copies).
-// CHECK-NEXT:        %[[HKV:.+]] = arith.divui %[[IH]], %[[GROUP]] : index
 // Work-item state: q_tile [D, BM], m [BM], l [BM], acc [Dv, BM], scores [BN, BM].
 // DEF-NEXT:          %[[QTILE:.+]] = memref.alloca() {alignment = 64 : i64} : memref<64x64xf32>
 // DEF-NEXT:          %[[M:.+]] = memref.alloca() {alignment = 64 : i64} : memref<64xf32>
@@ -74,8 +64,16 @@
 // SMALL-NEXT:        %[[L:.+]] = memref.alloca() {alignment = 64 : i64} : memref<32xf32>
 // SMALL-NEXT:        %[[ACC:.+]] = memref.alloca() {alignment = 64 : i64} : memref<64x32xf32>
 // SMALL-NEXT:        %[[S:.+]] = memref.alloca() {alignment = 64 : i64} : memref<16x32xf32>
-// q_scale = scale = 1 / sqrt(64) = 0.125.
-// CHECK-NEXT:        attn.tile_init %[[Q]][%[[IB]], %[[IH]], %[[Q0]]] into %[[QTILE]] state(%[[M]], %[[L]], %[[ACC]]) {q_scale = 1.250000e-01 : f64} : memref<2x8x100x64xf16, strided<[?, ?, ?, 1], offset: ?>>
+// CHECK-NEXT:        %[[C1:.+]] = arith.constant 1 : index
+// DEF-NEXT:          %[[BM:.+]] = arith.constant 64 : index
+// DEF-NEXT:          %[[BN:.+]] = arith.constant 64 : index
+// SMALL-NEXT:        %[[BM:.+]] = arith.constant 32 : index
+// SMALL-NEXT:        %[[BN:.+]] = arith.constant 16 : index
+// q0 = qt * BM, the first query row of the tile.
+// CHECK-NEXT:        %[[Q0:.+]] = arith.muli %[[IQT]], %[[BM]] : index
+// Query head h reads KV head h / (Hq / Hkv) = h / 4 (no K/V copies).
+// CHECK-NEXT:        %[[GROUP:.+]] = arith.constant 4 : index
+// CHECK-NEXT:        %[[HKV:.+]] = arith.divui %[[IH]], %[[GROUP]] : index
 // Key-tile range for the rows [q0, qLast], qLast = q0 + min(BM, Sq - q0) - 1:
 // no lower bound, so kStart = 0; kEnd = min(Sk, qLast + (Sk - Sq) + 1);
 // tiles [kStart / BN, kEnd > kStart ? ceil(kEnd / BN) : kStart / BN).
@@ -92,6 +90,8 @@
 // CHECK-NEXT:        %[[NONEMPTY:.+]] = arith.cmpi sgt, %[[KEND]], %[[Z]] : index
 // CHECK-NEXT:        %[[KCEIL:.+]] = arith.ceildivsi %[[KEND]], %[[BN]] : index
 // CHECK-NEXT:        %[[KHI:.+]] = arith.select %[[NONEMPTY]], %[[KCEIL]], %[[KLO]] : index
+// q_scale = scale = 1 / sqrt(64) = 0.125.
+// CHECK-NEXT:        attn.tile_init %[[Q]][%[[IB]], %[[IH]], %[[Q0]]] into %[[QTILE]] state(%[[M]], %[[L]], %[[ACC]]) {q_scale = 1.250000e-01 : f64} : memref<2x8x100x64xf16, strided<[?, ?, ?, 1], offset: ?>>
 // CHECK-NEXT:        scf.for %[[KTILE:.+]] = %[[KLO]] to %[[KHI]] step %[[C1]] {
 // k0 = kt * BN. The tile is full iff it lies inside Sk (k0 + BN <= Sk) and the
 // first row keeps its last key (k0 + BN - 1 <= q0 + (Sk - Sq)).
@@ -132,17 +132,16 @@ func.func @gqa_causal_bottom_right(%q: tensor<2x8x100x64xf16>, %k: tensor<2x2x30
 // CHECK-NEXT:    %[[SK:.+]] = arith.constant 200 : index
 // No band: no diagonal offset Sk - Sq, and no max/min against it.
 // CHECK-NOT:     arith.subi %[[SK]], %[[SQ]]
-// CHECK:         %[[C0:.+]] = arith.constant 0 : index
 // CHECK:         %[[NQT:.+]] = arith.ceildivsi %[[SQ]]
-// MHA: group size Hq / Hkv = 4 / 4 = 1.
-// CHECK-NEXT:    %[[GROUP:.+]] = arith.constant 1 : index
 // CHECK-NEXT:    %[[HQ:.+]] = arith.constant 4 : index
 // CHECK-NEXT:    scf.forall (%{{[^ ,]+}}, %[[IH:[^ ,]+]], %{{[^ ,)]+}}) in (%{{[^ ,]+}}, %[[HQ]], %[[NQT]]) {
-// CHECK:           %[[HKV:.+]] = arith.divui %[[IH]], %[[GROUP]] : index
 // acc is [Dv, BM] = [32, BM].
 // DEF:             memref.alloca() {alignment = 64 : i64} : memref<32x64xf32>
 // SMALL:           memref.alloca() {alignment = 64 : i64} : memref<32x32xf32>
-// CHECK:           attn.tile_init
+// MHA: group size Hq / Hkv = 4 / 4 = 1.
+// CHECK:           arith.muli
+// CHECK-NEXT:      %[[GROUP:.+]] = arith.constant 1 : index
+// CHECK-NEXT:      %[[HKV:.+]] = arith.divui %[[IH]], %[[GROUP]] : index
 // CHECK-NOT:       arith.maxsi
 // Key tiles [0, ceil(Sk / BN)): kStart = 0 and kEnd = Sk.
 // CHECK:           %[[Z:.+]] = arith.constant 0 : index
@@ -151,6 +150,7 @@ func.func @gqa_causal_bottom_right(%q: tensor<2x8x100x64xf16>, %k: tensor<2x2x30
 // CHECK-NEXT:      %[[NONEMPTY:.+]] = arith.cmpi sgt, %[[SK]], %[[Z]] : index
 // CHECK-NEXT:      %[[KCEIL:.+]] = arith.ceildivsi %[[SK]], %[[BN]] : index
 // CHECK-NEXT:      %[[KHI:.+]] = arith.select %[[NONEMPTY]], %[[KCEIL]], %[[KLO]] : index
+// CHECK-NEXT:      attn.tile_init
 // CHECK-NEXT:      scf.for %[[KTILE:.+]] = %[[KLO]] to %[[KHI]] step
 // Full iff k0 + BN <= Sk, nothing else.
 // CHECK-NEXT:        %[[K0:.+]] = arith.muli %[[KTILE]], %[[BN]] : index
@@ -192,13 +192,9 @@ func.func @mha_no_band(%q: tensor<1x4x128x64xf32>, %k: tensor<1x4x200x64xf32>, %
 // CHECK-NEXT:    %[[LO:.+]] = arith.minsi %[[LO1]], %[[SK]] : index
 // CHECK-NEXT:    %[[HI1:.+]] = arith.maxsi %[[HI0]], %[[NEGSQ]] : index
 // CHECK-NEXT:    %[[HI:.+]] = arith.minsi %[[HI1]], %[[SK]] : index
-// CHECK-NEXT:    %[[C0:.+]] = arith.constant 0 : index
-// CHECK-NEXT:    %[[C1:.+]] = arith.constant 1 : index
 // CHECK:         scf.forall
-// With a soft-cap c, Q is scaled by scale / c = 0.1 / 20 = 0.005 (and
-// tile_update applies c * tanh).
-// CHECK:           attn.tile_init {{.*}} {q_scale = 5.000000e-03 : f64}
-// CHECK-NEXT:      %[[REM:.+]] = arith.subi %[[SQ]], %[[Q0:.+]] : index
+// CHECK:           %[[C1:.+]] = arith.constant 1 : index
+// CHECK:           %[[REM:.+]] = arith.subi %[[SQ]], %[[Q0:.+]] : index
 // CHECK-NEXT:      %[[ROWS:.+]] = arith.minsi %[[BM:.+]], %[[REM]] : index
 // CHECK-NEXT:      %[[QEND:.+]] = arith.addi %[[Q0]], %[[ROWS]] : index
 // CHECK-NEXT:      %[[QLAST:.+]] = arith.subi %[[QEND]], %[[C1]] : index
@@ -215,6 +211,9 @@ func.func @mha_no_band(%q: tensor<1x4x128x64xf32>, %k: tensor<1x4x200x64xf32>, %
 // CHECK-NEXT:      %[[NONEMPTY:.+]] = arith.cmpi sgt, %[[KEND]], %[[KSTART]] : index
 // CHECK-NEXT:      %[[KCEIL:.+]] = arith.ceildivsi %[[KEND]], %[[BN]] : index
 // CHECK-NEXT:      %[[KHI:.+]] = arith.select %[[NONEMPTY]], %[[KCEIL]], %[[KLO]] : index
+// With a soft-cap c, Q is scaled by scale / c = 0.1 / 20 = 0.005 (and
+// tile_update applies c * tanh).
+// CHECK-NEXT:      attn.tile_init {{.*}} {q_scale = 5.000000e-03 : f64}
 // CHECK-NEXT:      scf.for %[[KTILE:.+]] = %[[KLO]] to %[[KHI]] step %[[C1]] {
 // Full iff inside Sk, k0 >= qLast + lo (the last row keeps the first key) and
 // k0 + BN - 1 <= q0 + hi (the first row keeps the last key).
@@ -248,16 +247,10 @@ func.func @top_left_causal_window_softcap(%q: tensor<1x4x256x128xbf16>, %k: tens
 // CHECK-NEXT:    %[[SQ:.+]] = arith.constant 1 : index
 // CHECK-NEXT:    %[[SK:.+]] = arith.constant 4096 : index
 // BM = max(16, roundUp(1, 16)) = 16: one work item per (b, h).
-// CHECK:         %[[BM:.+]] = arith.constant 16 : index
-// DEF-NEXT:      %[[BN:.+]] = arith.constant 64 : index
-// SMALL-NEXT:    %[[BN:.+]] = arith.constant 16 : index
-// CHECK-NEXT:    %[[NQT:.+]] = arith.ceildivsi %[[SQ]], %[[BM]] : index
-// Group size 32 / 8 = 4.
-// CHECK-NEXT:    %[[GROUP:.+]] = arith.constant 4 : index
+// CHECK:         %[[BMO:.+]] = arith.constant 16 : index
+// CHECK-NEXT:    %[[NQT:.+]] = arith.ceildivsi %[[SQ]], %[[BMO]] : index
 // CHECK-NEXT:    %[[HQ:.+]] = arith.constant 32 : index
 // CHECK-NEXT:    scf.forall (%{{[^ ,]+}}, %[[IH:[^ ,]+]], %[[IQT:[^ ,)]+]]) in (%[[B]], %[[HQ]], %[[NQT]]) {
-// CHECK-NEXT:        arith.muli %[[IQT]], %[[BM]] : index
-// CHECK-NEXT:        arith.divui %[[IH]], %[[GROUP]] : index
 // q_tile [D, BM] = [128, 16], m and l [16], acc [Dv, BM] = [128, 16],
 // scores [BN, 16].
 // CHECK-NEXT:        memref.alloca() {alignment = 64 : i64} : memref<128x16xf32>
@@ -266,8 +259,16 @@ func.func @top_left_causal_window_softcap(%q: tensor<1x4x256x128xbf16>, %k: tens
 // CHECK-NEXT:        memref.alloca() {alignment = 64 : i64} : memref<128x16xf32>
 // DEF-NEXT:          memref.alloca() {alignment = 64 : i64} : memref<64x16xf32>
 // SMALL-NEXT:        memref.alloca() {alignment = 64 : i64} : memref<16x16xf32>
+// CHECK-NEXT:        arith.constant 1 : index
+// CHECK-NEXT:        %[[BM:.+]] = arith.constant 16 : index
+// DEF-NEXT:          arith.constant 64 : index
+// SMALL-NEXT:        arith.constant 16 : index
+// CHECK-NEXT:        arith.muli %[[IQT]], %[[BM]] : index
+// Group size 32 / 8 = 4.
+// CHECK-NEXT:        %[[GROUP:.+]] = arith.constant 4 : index
+// CHECK-NEXT:        arith.divui %[[IH]], %[[GROUP]] : index
 // q_scale = 1 / sqrt(128) = 0.08838834764831845.
-// CHECK-NEXT:        attn.tile_init {{.*}} {q_scale = 0.088388347648318433 : f64} : memref<4x32x1x128xf16, strided<[?, ?, ?, 1], offset: ?>>, memref<128x16xf32>, memref<16xf32>, memref<128x16xf32>
+// CHECK:             attn.tile_init {{.*}} {q_scale = 0.088388347648318433 : f64} : memref<4x32x1x128xf16, strided<[?, ?, ?, 1], offset: ?>>, memref<128x16xf32>, memref<16xf32>, memref<128x16xf32>
 func.func @decode_query_tile_shrinks(%q: tensor<4x32x1x128xf16>, %k: tensor<4x8x4096x128xf16>, %v: tensor<4x8x4096x128xf16>) -> (tensor<4x32x1x128xf16>, tensor<4x32x1xf32>) {
   %o, %lse = attn.attention %q, %k, %v {causal = #attn.causal<bottom_right>} : tensor<4x32x1x128xf16>, tensor<4x8x4096x128xf16>, tensor<4x8x4096x128xf16> -> tensor<4x32x1x128xf16>, tensor<4x32x1xf32>
   return %o, %lse : tensor<4x32x1x128xf16>, tensor<4x32x1xf32>
@@ -301,11 +302,11 @@ func.func @short_prefill_query_tile_rounds_to_vector_width(%q: tensor<1x2x40x32x
 // CHECK-NOT:     cf.assert
 // CHECK:         %[[HI0:.+]] = arith.constant 0 : index
 // CHECK:         %[[HI:.+]] = arith.minsi %{{.+}}, %[[SK]] : index
-// CHECK:         attn.tile_init
 // CHECK:         %[[LASTHI:.+]] = arith.addi %{{.+}}, %[[HI]] : index
 // CHECK-NEXT:    %[[KEND0:.+]] = arith.addi %[[LASTHI]], %{{.+}} : index
 // CHECK-NEXT:    %[[KEND:.+]] = arith.minsi %[[SK]], %[[KEND0]] : index
-// CHECK:         scf.for %[[KTILE:.+]] = %{{.+}} to %{{.+}} step %{{.+}} {
+// CHECK:         attn.tile_init
+// CHECK-NEXT:    scf.for %[[KTILE:.+]] = %{{.+}} to %{{.+}} step %{{.+}} {
 // CHECK-NEXT:      %[[K0:.+]] = arith.muli %[[KTILE]], %{{.+}} : index
 // CHECK-NEXT:      attn.tile_update %{{[^ ,]+}}, %{{[^ ,]+}}, %{{[^ ,]+}} mask(%[[BIAS]] : memref<1x4x100x300xf32>) scratch {{.*}}, %[[K0]]) query_length %{{[^ ]+}} {causal = #attn.causal<top_left>, masked} :
 // CHECK-NEXT:    }
@@ -363,11 +364,11 @@ func.func @float_bias_every_tile_masked(%q: tensor<2x4x100x32xf32>, %k: tensor<2
 // CHECK-NEXT:    %[[O:.+]] = memref.alloc(%[[B]], %[[SQ]]) {alignment = 64 : i64} : memref<?x8x?x64xf16>
 // CHECK-NEXT:    %[[LSE:.+]] = memref.alloc(%[[B]], %[[SQ]]) {alignment = 64 : i64} : memref<?x8x?xf32>
 // CHECK:         %[[NQT:.+]] = arith.ceildivsi %[[SQ]], %{{.+}} : index
-// MQA: group size 8 / 1 = 8.
-// CHECK-NEXT:    %[[GROUP:.+]] = arith.constant 8 : index
 // CHECK-NEXT:    %[[HQ:.+]] = arith.constant 8 : index
 // CHECK-NEXT:    scf.forall (%{{[^ ,]+}}, %[[IH:[^ ,]+]], %{{[^ ,)]+}}) in (%[[B]], %[[HQ]], %[[NQT]]) {
-// CHECK:           arith.divui %[[IH]], %[[GROUP]] : index
+// MQA: group size 8 / 1 = 8.
+// CHECK:           %[[GROUP:.+]] = arith.constant 8 : index
+// CHECK-NEXT:      arith.divui %[[IH]], %[[GROUP]] : index
 // Without band, the key range is [0, ceil(Sk / BN)).
 // CHECK:           arith.cmpi sgt, %[[SK]], %{{.+}} : index
 // CHECK-NEXT:      arith.ceildivsi %[[SK]], %{{.+}} : index

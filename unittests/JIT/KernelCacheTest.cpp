@@ -591,7 +591,7 @@ TEST(GpuBundleCache, KeyCoversChipTilesAndProblem) {
   EXPECT_NE(sm80->getDigest(), tiled->getDigest());
   // The pipeline's passes with their options, and the assembler, are in
   // the key.
-  for (const char *part : {"attn-emit-gpu-kernel", "nvvm-attach-target{",
+  for (const char *part : {"attn-map-to-gpu", "attn-lower-tiles-to-mma", "nvvm-attach-target{",
                            "chip=sm_80", "assembler[", "nvJitLink "})
     EXPECT_NE(sm80->getText().find(part), std::string::npos)
         << part << " in " << sm80->getText();

@@ -2,7 +2,7 @@
 //-*-===//
 //
 // The GPU path of the JIT: compile a problem into a kernel bundle (IR →
-// -attn-emit-gpu-kernel → PTX → cubin with nvJitLink, refusing spills →
+// -attn-map-to-gpu → PTX → cubin with nvJitLink, refusing spills →
 // cubin + launch metadata), and run a bundle on host inputs through the
 // MLIR-free runtime (runtime/). attn-compile writes bundles ahead of time;
 // attn-run --backend cuda compiles and runs in one go.
@@ -35,7 +35,7 @@ struct GpuTileOptions {
 /// Wall time of compileGpuBundle's stages, in milliseconds.
 struct GpuCompileTimes {
   double buildIr = 0;    ///< MLIR context and the verified attn.attention
-  double lowerToPtx = 0; ///< -attn-emit-gpu-kernel and the PTX pipeline
+  double lowerToPtx = 0; ///< attn-lower-to-ptx (kernel passes and PTX)
   double assemble = 0;   ///< PTX → cubin (nvJitLink, ptxas if it spilled)
 };
 

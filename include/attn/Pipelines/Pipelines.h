@@ -56,13 +56,14 @@ struct PtxPipelineOptions : public PassPipelineOptions<PtxPipelineOptions> {
 
 /// attn.attention functions → tensor-core GPU kernels → PTX in a gpu.binary
 /// (format=isa), through MLIR's NVVM pipeline (PTX ISA 8.0, libdevice from
-/// the CUDA toolkit for tanh). It is -attn-emit-gpu-kernel (with the
-/// chip and tile options) followed by buildGpuKernelsToPtxPipeline.
+/// the CUDA toolkit for tanh). It is -attn-map-to-gpu (with the chip and
+/// tile options) followed by buildGpuKernelsToPtxPipeline.
 void buildLowerToPtxPipeline(OpPassManager &pm,
                              const PtxPipelineOptions &options);
 
-/// The second half of attn-lower-to-ptx: gpu.module kernels → PTX (tools
-/// that need the kernels' launch attributes read them in between).
+/// The second half of attn-lower-to-ptx: the kernels of -attn-map-to-gpu →
+/// -attn-stage-shared-memory → -attn-lower-tiles-to-mma → PTX (tools that
+/// need the kernels' launch attributes read them in between).
 void buildGpuKernelsToPtxPipeline(OpPassManager &pm,
                                   const PtxPipelineOptions &options);
 

@@ -15,38 +15,37 @@ def AttnDumpPtx : Pass<"attn-dump-ptx", "::mlir::ModuleOp"> {
   }];
 }
 
-def AttnEmitGpuKernel : Pass<"attn-emit-gpu-kernel", "::mlir::ModuleOp"> {
-  let summary = "Emit each attn.attention function as a tensor-core GPU kernel";
+def AttnLowerTilesToMma : Pass<"attn-lower-tiles-to-mma", "::mlir::ModuleOp"> {
+  let summary = "Lower staged tile ops in GPU kernels to tensor-core warp code";
   let description = [{
-    Replaces every function that computes one `attn.attention` by a
-    `gpu.func` kernel (same name) in `gpu.module @attn_kernels`, written as
-    FlashAttention-2's forward pass for sm_80-class tensor cores: a CTA of
-    4 warps per (query tile of `block-m` = 64 or 128 rows, head, batch),
-    each warp owning one or two 16-row MMA tiles; Q fragments loaded once
-    with `ldmatrix` (kept in registers while they take at most 32 registers
-    a thread), K/V tiles streamed
-    through a `stages`-deep ring of shared-memory buffers filled by 16-byte
-    `cp.async` copies (the next tiles are in flight while one is computed),
-    `S = Q·Kᵀ` and `O += P·V` with `mma.sync.m16n8k16` (f16 or bf16, f32
-    accumulation; P stays in registers), the online softmax on the
-    accumulator fragments with quad shuffles, and only the key tiles of the
-    causal/window band (the KeyBand of the CPU tiling). Scale, soft-cap and
-    the mask operand (i1 keep mask or additive bias) apply to every tile;
-    the band and Sk-tail predicates only to tiles they cut.
+    In each kernel of `-attn-map-to-gpu` whose tiles
+    `-attn-stage-shared-memory` has staged, lowers the tile ops to
+    FlashAttention-2's warp-level code for sm_80-class tensor cores and
+    replaces their memref state by registers carried through the key loop.
+    Warp w owns query rows `BM/4·w + [0, BM/4)`: one (BM = 64) or two
+    (BM = 128) 16-row MMA tiles.
 
-    Kernel ABI: `(Q, K, V, [mask], O, LSE: !llvm.ptr, Sq, Sk: i64)` on dense
-    `[B, H, S, D]` buffers (LSE f32; the mask dense in its own broadcast
-    shape, one byte 0/1 per element for i1; a dynamic mask dim is taken to be
-    the full size), grid `(ceil(Sq/block-m), Hq, B)`,
-    128 threads, dynamic shared memory `attn.dynamic_shared_memory` bytes.
-    The kernel also carries `attn.query_tile_rows` (the grid's x divisor),
-    `attn.key_tile_cols` and `attn.stages`.
+    * `attn.tile_init`: Q fragments by `ldmatrix.x4` from the staged Q
+      tile, kept in registers while they take at most 32 registers a thread
+      (else reloaded from the staged tile per key tile); m = −inf, l = 0,
+      O = 0.
+    * `attn.tile_update`: `S = Q·Kᵀ` with `mma.sync.m16n8k16` (f16 or bf16,
+      f32 accumulation; K fragments by `ldmatrix.x2`, each shared by the
+      warp's m-tiles); scale and soft-cap; the mask operand (i1 keep or
+      additive bias) on every tile; for `masked` updates the band and
+      Sk-tail predicates, only when a CTA-uniform run-time test finds the
+      tile cut by them; the online softmax on the accumulator fragments
+      (row max and sum over each quad with `shfl.xor` 1 and 2, `exp2` as
+      `ex2.approx` with log2(e) folded in); `O = α·O + P·V` with P's
+      accumulators repacked as A fragments (P stays in registers) and V
+      fragments by `ldmatrix.x2.trans`.
+    * `attn.tile_finalize`: `O / l` and `LSE = m + ln l` stored with row
+      and column predication (O as 32-bit pairs when Dv is even); rows
+      without any kept key get O = 0 and LSE = −inf.
 
-    Tile sizes default from a per-chip table (64 query rows; 64-key tiles,
-    32 when D or Dv > 128; 3 stages for D ≤ 64 on sm_80/sm_90, else 2) that
-    the GPU benchmarks are to tune; a configuration
-    that needs more shared memory than the chip gives one CTA is an error.
-    Shared-memory rows are padded by 8 halves (conflict-free `ldmatrix`).
+    Head dims are padded to 16 internally (zero-filled staged columns);
+    query tiles of 64 or 128 rows and key tiles of a multiple of 16 up to
+    128 keys are accepted.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
@@ -54,6 +53,43 @@ def AttnEmitGpuKernel : Pass<"attn-emit-gpu-kernel", "::mlir::ModuleOp"> {
     "::mlir::memref::MemRefDialect", "::mlir::NVVM::NVVMDialect",
     "::mlir::nvgpu::NVGPUDialect", "::mlir::scf::SCFDialect",
     "::mlir::vector::VectorDialect"
+  ];
+}
+
+def AttnMapToGpu : Pass<"attn-map-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "Map attn.attention functions onto GPU kernels running the tiled online softmax";
+  let description = [{
+    Replaces every function that computes one `attn.attention` by a
+    `gpu.func` kernel (same name) in `gpu.module @attn_kernels` whose CTA
+    runs one work item of the tiled online-softmax form (the same
+    `attn.tile_init` / key loop of `attn.tile_update` / `attn.tile_finalize`
+    as `-attn-tile` builds for the CPU): grid `(ceil(Sq/block-m), Hq, B)`,
+    block `(x, y, z)` = (query tile, query head, batch), 128 threads (4
+    warps) executing the tile ops collectively, the key loop over the
+    causal/window band's key tiles inside the CTA, and GQA by index (query
+    head h reads KV head `h / (Hq / Hkv)`, no K/V copies). Every update is
+    `masked`: its lowering tests at run time whether the band or Sk cuts
+    the tile. The state buffers are placeholders for the register fragments
+    of `-attn-lower-tiles-to-mma`.
+
+    Kernel ABI: `(Q, K, V, [mask], O, LSE: !llvm.ptr, Sq, Sk: i64)` on dense
+    `[B, H, S, D]` buffers (LSE f32; the mask dense in its own broadcast
+    shape, one byte 0/1 per element for i1; a dynamic mask dim is taken to be
+    the full size); each pointer is viewed as a memref with B = the grid's z
+    size. The kernel records its plan as attributes:
+    `attn.query_tile_rows` (the grid's x divisor), `attn.key_tile_cols`,
+    `attn.stages` and `attn.dynamic_shared_memory` (the bytes of the
+    shared-memory layout `-attn-stage-shared-memory` builds).
+
+    Tile sizes default from a per-chip table (64 query rows; 64-key tiles,
+    32 when D or Dv > 128; 3 stages for D ≤ 64 on sm_80/sm_90, else 2); a
+    configuration that needs more shared memory than the chip gives one CTA
+    is an error. Operands must be f16 or bf16 (tensor cores).
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
+    "::mlir::LLVM::LLVMDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect"
   ];
   let options = [
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
@@ -101,6 +137,40 @@ def AttnLowerTilesToVector : Pass<"attn-lower-tiles-to-vector"> {
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
            "f32 lanes per vector register; the query tile must be a multiple">
+  ];
+}
+
+def AttnStageSharedMemory : Pass<"attn-stage-shared-memory", "::mlir::ModuleOp"> {
+  let summary = "Stage the Q/K/V tiles of GPU kernels through a cp.async ring in shared memory";
+  let description = [{
+    In each kernel of `-attn-map-to-gpu` (one carrying `attn.stages`),
+    copies the tiles the tile ops read from global into shared memory ahead
+    of use and gives them to the ops as `staged` operands:
+
+    1. before `attn.tile_init`: the Q tile (one `cp.async` group), then the
+       first `stages − 1` key tiles of the band (K and V, one group per
+       tile), `cp.async.wait_group(stages − 1)` (the Q group is then done)
+       and a barrier;
+    2. in the key loop, iteration kt: tile `kt + stages − 1` into the stage
+       iteration `kt − 1` released (one group per iteration, empty past the
+       band), `wait_group(stages − 1)` and a barrier, the update reads stage
+       `(kt − kLo) mod stages`, and a barrier after it (that stage is refilled
+       by a later iteration).
+
+    Copies are 16-byte `cp.async.cg` (L2 only: each tile is read once per
+    CTA) with zero fill outside the tile (rows past Sq/Sk, columns past the
+    head dim up to its multiple of 16); rows whose length is not a multiple
+    of 8 elements (e.g. D = 59) are copied element by element. Shared rows
+    are padded by 8 halves so that `ldmatrix` is free of bank conflicts. The
+    Q tile lives in the K ring's last stage when its fragments then move to
+    registers (a barrier after `attn.tile_init` releases it), otherwise in
+    its own tile. The layout must add up to the kernel's
+    `attn.dynamic_shared_memory`.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::NVVM::NVVMDialect",
+    "::mlir::nvgpu::NVGPUDialect", "::mlir::scf::SCFDialect"
   ];
 }
 

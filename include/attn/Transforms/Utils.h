@@ -11,6 +11,18 @@ namespace mlir::attn {
 /// memref.dim otherwise.
 Value getDimValue(OpBuilder &b, Location loc, Value memref, int64_t i);
 
+/// The row-major linear index of `memref`'s element [i0, …, ik, 0, …, 0]
+/// (`indices` are the leading k + 1 of them), in Horner form
+/// ((i0·n1 + i1)·n2 + …)·…: the partial sum of loop-invariant leading
+/// indices is itself loop-invariant, which keeps GPU address arithmetic to
+/// one add per access.
+Value getLinearIndex(OpBuilder &b, Location loc, Value memref,
+                     ValueRange indices);
+
+/// `memref` (identity layout) as a 1-D memref of all its elements, created
+/// right after `memref` is defined (one view serves every access).
+Value getFlatView(OpBuilder &b, Value memref);
+
 } // namespace mlir::attn
 
 #endif // ATTN_TRANSFORMS_UTILS_H

@@ -875,3 +875,41 @@ func.func @tile_finalize_dynamic_head_dim(%m: memref<64xf32>, %acc: memref<64x64
       : memref<64xf32>, memref<64x64xf32>, memref<1x8x?x?xf16>, memref<1x8x?xf32>
   return
 }
+
+// -----
+
+// A staged Q tile has the query tile's rows and at least D columns.
+func.func @tile_init_staged_too_narrow(%q: memref<1x8x?x64xf16>, %qs: memref<64x48xf16, #gpu.address_space<workgroup>>, %i: index, %qt: memref<64x64xf32>, %m: memref<64xf32>, %acc: memref<32x64xf32>) {
+  // expected-error @+1 {{'attn.tile_init' op expects staged_query of static shape [64, >= 64] and 'f16' elements, got 'memref<64x48xf16, #gpu.address_space<workgroup>>'}}
+  attn.tile_init %q[%i, %i, %i] staged(%qs : memref<64x48xf16, #gpu.address_space<workgroup>>) into %qt state(%m, %m, %acc) {q_scale = 1.0 : f64}
+      : memref<1x8x?x64xf16>, memref<64x64xf32>, memref<64xf32>, memref<32x64xf32>
+  return
+}
+
+// -----
+
+func.func @tile_update_staged_key_rows(%qt: memref<64x64xf32>, %k: memref<1x2x?x64xf16>, %v: memref<1x2x?x32xf16>, %ks: memref<16x72xf16, #gpu.address_space<workgroup>>, %vs: memref<32x40xf16, #gpu.address_space<workgroup>>, %s: memref<32x64xf32>, %m: memref<64xf32>, %acc: memref<32x64xf32>, %i: index) {
+  // expected-error @+1 {{'attn.tile_update' op expects staged_key of static shape [32, >= 64] and 'f16' elements, got 'memref<16x72xf16, #gpu.address_space<workgroup>>'}}
+  attn.tile_update %qt, %k, %v staged(%ks, %vs : memref<16x72xf16, #gpu.address_space<workgroup>>, memref<32x40xf16, #gpu.address_space<workgroup>>) scratch %s state(%m, %m, %acc) at(%i, %i, %i, %i, %i) query_length %i {masked}
+      : memref<64x64xf32>, memref<1x2x?x64xf16>, memref<1x2x?x32xf16>, memref<32x64xf32>, memref<64xf32>, memref<32x64xf32>
+  return
+}
+
+// -----
+
+func.func @tile_update_staged_value_type(%qt: memref<64x64xf32>, %k: memref<1x2x?x64xf16>, %v: memref<1x2x?x32xf16>, %ks: memref<32x72xf16, #gpu.address_space<workgroup>>, %vs: memref<32x40xbf16, #gpu.address_space<workgroup>>, %s: memref<32x64xf32>, %m: memref<64xf32>, %acc: memref<32x64xf32>, %i: index) {
+  // expected-error @+1 {{'attn.tile_update' op expects staged_value of static shape [32, >= 32] and 'f16' elements, got 'memref<32x40xbf16, #gpu.address_space<workgroup>>'}}
+  attn.tile_update %qt, %k, %v staged(%ks, %vs : memref<32x72xf16, #gpu.address_space<workgroup>>, memref<32x40xbf16, #gpu.address_space<workgroup>>) scratch %s state(%m, %m, %acc) at(%i, %i, %i, %i, %i) query_length %i {masked}
+      : memref<64x64xf32>, memref<1x2x?x64xf16>, memref<1x2x?x32xf16>, memref<32x64xf32>, memref<64xf32>, memref<32x64xf32>
+  return
+}
+
+// -----
+
+// Staged K without staged V (only the generic form can say so).
+func.func @tile_update_staged_key_only(%qt: memref<64x64xf32>, %k: memref<1x2x?x64xf16>, %v: memref<1x2x?x32xf16>, %ks: memref<32x72xf16>, %s: memref<32x64xf32>, %m: memref<64xf32>, %acc: memref<32x64xf32>, %i: index) {
+  // expected-error @+1 {{'attn.tile_update' op expects staged key and value tiles together}}
+  "attn.tile_update"(%qt, %k, %v, %ks, %s, %m, %m, %acc, %i, %i, %i, %i, %i, %i) <{masked, operandSegmentSizes = array<i32: 1, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1>}>
+      : (memref<64x64xf32>, memref<1x2x?x64xf16>, memref<1x2x?x32xf16>, memref<32x72xf16>, memref<32x64xf32>, memref<64xf32>, memref<64xf32>, memref<32x64xf32>, index, index, index, index, index, index) -> ()
+  return
+}

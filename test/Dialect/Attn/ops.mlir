@@ -196,3 +196,14 @@ func.func @tile_finalize_f16(%m: memref<64xf32>, %l: memref<64xf32>, %acc: memre
   attn.tile_finalize state(%m, %l, %acc) into %o, %lse at(%b, %h, %q0) : memref<64xf32>, memref<64x64xf32>, memref<1x8x?x64xf16>, memref<1x8x?xf32>
   return
 }
+
+// Staged tiles (-attn-stage-shared-memory): workgroup-memory copies of the
+// Q tile and of the key tile's K and V rows, rows padded past the head dim.
+// CHECK-LABEL: func.func @tiles_staged(
+// CHECK:         attn.tile_init %{{.+}}[%{{.+}}, %{{.+}}, %{{.+}}] staged(%{{.+}} : memref<64x72xf16, #gpu.address_space<workgroup>>) into
+// CHECK:         attn.tile_update %{{.+}}, %{{.+}}, %{{.+}} staged(%{{.+}}, %{{.+}} : memref<32x72xf16, #gpu.address_space<workgroup>>, memref<32x40xf16, #gpu.address_space<workgroup>>) scratch
+func.func @tiles_staged(%q: memref<?x8x?x64xf16>, %k: memref<?x2x?x64xf16>, %v: memref<?x2x?x32xf16>, %qs: memref<64x72xf16, #gpu.address_space<workgroup>>, %ks: memref<32x72xf16, #gpu.address_space<workgroup>>, %vs: memref<32x40xf16, #gpu.address_space<workgroup>>, %qt: memref<64x64xf32>, %s: memref<32x64xf32>, %m: memref<64xf32>, %acc: memref<32x64xf32>, %i: index) {
+  attn.tile_init %q[%i, %i, %i] staged(%qs : memref<64x72xf16, #gpu.address_space<workgroup>>) into %qt state(%m, %m, %acc) {q_scale = 0.125 : f64} : memref<?x8x?x64xf16>, memref<64x64xf32>, memref<64xf32>, memref<32x64xf32>
+  attn.tile_update %qt, %k, %v staged(%ks, %vs : memref<32x72xf16, #gpu.address_space<workgroup>>, memref<32x40xf16, #gpu.address_space<workgroup>>) scratch %s state(%m, %m, %acc) at(%i, %i, %i, %i, %i) query_length %i {masked} : memref<64x64xf32>, memref<?x2x?x64xf16>, memref<?x2x?x32xf16>, memref<32x64xf32>, memref<64xf32>, memref<32x64xf32>
+  return
+}

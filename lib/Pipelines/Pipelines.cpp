@@ -100,11 +100,11 @@ void mlir::attn::buildGpuKernelsToPtxPipeline(
   kernels.addPass(createConvertGpuOpsToNVVMOps());
   kernels.addPass(createConvertNVVMToLLVMPass());
   kernels.addPass(createReconcileUnrealizedCastsPass());
-  // 4. PTX text in a gpu.binary.
-  GpuModuleToBinaryPassOptions binary;
-  binary.compilationTarget = "isa";
-  binary.toolkitPath = ATTN_CUDA_TOOLKIT;
-  pm.addPass(createGpuModuleToBinaryPass(binary));
+  // 4. PTX text in a gpu.binary (LLVM O2 without the vectorizers, which
+  //    find nothing in these kernels).
+  AttnSerializeToPtxOptions serialize;
+  serialize.toolkit = ATTN_CUDA_TOOLKIT;
+  pm.addPass(createAttnSerializeToPtx(serialize));
 }
 
 void mlir::attn::registerPipelines() {

@@ -56,6 +56,40 @@ def AttnLowerTilesToMma : Pass<"attn-lower-tiles-to-mma", "::mlir::ModuleOp"> {
   ];
 }
 
+def AttnLowerTilesToVector : Pass<"attn-lower-tiles-to-vector"> {
+  let summary = "Lower the attn.tile_* ops to scf/vector/memref code for the CPU";
+  let description = [{
+    Expands each tile op of the tiled online-softmax form into explicit
+    loops over `vector<Wxf32>` registers (W = `vector-width`, 16 fills an
+    AVX-512 register):
+
+    * `attn.tile_init` packs the query tile transposed and pre-scaled;
+    * `attn.tile_update` computes `Sᵀ = K·Q_tile` and `acc += Vᵀ·P` as
+      register-blocked outer products (broadcast one K/V element, multiply a
+      vector of queries): f32 K/V tiles are read in place, f16/bf16 tiles
+      are first converted once into f32 staging buffers; the online softmax
+      runs on rows of `Sᵀ`, where every row reduction is an element-wise
+      max/add across vectors;
+    * `attn.tile_finalize` divides by `l`, rounds to the storage type and
+      writes O and LSE.
+
+    Element masks (causal/window/tail predicates and the mask operand) are
+    only emitted for tile updates marked `masked`. The tanh and log the pass
+    emits are expanded into polynomials (other math ops are left alone).
+    A work item whose stack scratch (the tile pass's buffers plus the
+    staging) exceeds 2 MiB is rejected: work items run on OpenMP threads.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
+           "f32 lanes per vector register; the query tile must be a multiple">
+  ];
+}
+
 def AttnMapToGpu : Pass<"attn-map-to-gpu", "::mlir::ModuleOp"> {
   let summary = "Map attn.attention functions onto GPU kernels running the tiled online softmax";
   let description = [{
@@ -106,37 +140,30 @@ def AttnMapToGpu : Pass<"attn-map-to-gpu", "::mlir::ModuleOp"> {
   ];
 }
 
-def AttnLowerTilesToVector : Pass<"attn-lower-tiles-to-vector"> {
-  let summary = "Lower the attn.tile_* ops to scf/vector/memref code for the CPU";
+def AttnSerializeToPtx : Pass<"attn-serialize-to-ptx", "::mlir::ModuleOp"> {
+  let summary = "Serialize NVVM gpu.modules to PTX with attn's LLVM pipeline";
   let description = [{
-    Expands each tile op of the tiled online-softmax form into explicit
-    loops over `vector<Wxf32>` registers (W = `vector-width`, 16 fills an
-    AVX-512 register):
+    Replaces every `gpu.module` with `#nvvm.target`s (kernels in the LLVM
+    and NVVM dialects) by a `gpu.binary` holding their PTX, like
+    `gpu-module-to-binary{format=isa}` and through the NVVM target's own
+    serializer (translation, linking of the target's `link` libraries, NVPTX
+    code generation at the target's `O` level), with one difference: LLVM's
+    optimization pipeline runs without the loop and SLP vectorizers. On the
+    tensor-core kernels their only find was pairing the f32 → f16
+    conversions of odd-Dv epilogues (the key loop is identical), and they
+    took ~40% of the optimization time, the largest share of spec → PTX.
 
-    * `attn.tile_init` packs the query tile transposed and pre-scaled;
-    * `attn.tile_update` computes `Sᵀ = K·Q_tile` and `acc += Vᵀ·P` as
-      register-blocked outer products (broadcast one K/V element, multiply a
-      vector of queries): f32 K/V tiles are read in place, f16/bf16 tiles
-      are first converted once into f32 staging buffers; the online softmax
-      runs on rows of `Sᵀ`, where every row reduction is an element-wise
-      max/add across vectors;
-    * `attn.tile_finalize` divides by `l`, rounds to the storage type and
-      writes O and LSE.
-
-    Element masks (causal/window/tail predicates and the mask operand) are
-    only emitted for tile updates marked `masked`. The tanh and log the pass
-    emits are expanded into polynomials (other math ops are left alone).
-    A work item whose stack scratch (the tile pass's buffers plus the
-    staging) exceeds 2 MiB is rejected: work items run on OpenMP threads.
+    ```mlir
+    gpu.module @attn_kernels [#nvvm.target<chip = "sm_80", features = "+ptx80">] {
+      llvm.func @k() attributes {gpu.kernel, nvvm.kernel} { llvm.return }
+    }
+    // -attn-serialize-to-ptx →
+    gpu.binary @attn_kernels  [#gpu.object<#nvvm.target<...>, assembly = "...">]
+    ```
   }];
-  let dependentDialects = [
-    "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
-    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
-    "::mlir::vector::VectorDialect"
-  ];
   let options = [
-    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
-           "f32 lanes per vector register; the query tile must be a multiple">
+    Option<"toolkit", "toolkit", "std::string", /*default=*/"\"\"",
+           "CUDA toolkit directory (libdevice when a target links it by name)">
   ];
 }
 

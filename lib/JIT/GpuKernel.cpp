@@ -117,7 +117,8 @@ Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &p,
       ptx = mlir::cast<mlir::gpu::ObjectAttr>(a).getObject().getValue().str();
   });
   times->lowerToPtx = lap(start);
-  Expected<CubinResult> cubin = assemblePtx(ptx, chip);
+  Expected<CubinResult> cubin =
+      assemblePtx(ptx, chip, AssembleOptions{tiles.fastAssemble});
   times->assemble = lap(start);
   if (!cubin)
     return cubin.takeError();
@@ -127,6 +128,8 @@ Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &p,
         llvm::Twine(cubin->spillStoreBytes) +
         " bytes of spill stores); not writing a slow kernel");
   bundle.cubin.assign(cubin->cubin.begin(), cubin->cubin.end());
+  if (tiles.fastAssemble)
+    m.options["fast_assemble"] = 1;
 
   // 3. Launch metadata: one CTA per (query tile, head, batch).
   if (queryTileRows <= 0)
@@ -203,7 +206,7 @@ Expected<CacheKey> getGpuBundleCacheKey(const AttentionProblem &problem,
   CacheKey key("cuda-bundle");
   key.add("chip", chip)
       .add("pipeline", pipeline)
-      .add("assembler", getAssemblerId())
+      .add("assembler", getAssemblerId(AssembleOptions{tiles.fastAssemble}))
       .add("spec", *spec);
   return key;
 }

@@ -584,15 +584,20 @@ TEST(GpuBundleCache, KeyCoversChipTilesAndProblem) {
   GpuTileOptions tiles;
   tiles.blockM = 128;
   Expected<CacheKey> tiled = getGpuBundleCacheKey(p, "sm_80", tiles);
-  ASSERT_TRUE(sm80 && sm90 && other && again && tiled);
+  GpuTileOptions fast;
+  fast.fastAssemble = true;
+  Expected<CacheKey> fastKey = getGpuBundleCacheKey(p, "sm_80", fast);
+  ASSERT_TRUE(sm80 && sm90 && other && again && tiled && fastKey);
+  EXPECT_NE(sm80->getDigest(), fastKey->getDigest());
   EXPECT_EQ(sm80->getDigest(), again->getDigest());
   EXPECT_NE(sm80->getDigest(), sm90->getDigest());
   EXPECT_NE(sm80->getDigest(), other->getDigest());
   EXPECT_NE(sm80->getDigest(), tiled->getDigest());
   // The pipeline's passes with their options, and the assembler, are in
   // the key.
-  for (const char *part : {"attn-map-to-gpu", "attn-lower-tiles-to-mma", "nvvm-attach-target{",
-                           "chip=sm_80", "assembler[", "nvJitLink "})
+  for (const char *part :
+       {"attn-map-to-gpu", "attn-lower-tiles-to-mma", "attn-serialize-to-ptx",
+        "nvvm-attach-target{", "chip=sm_80", "assembler[", "nvJitLink "})
     EXPECT_NE(sm80->getText().find(part), std::string::npos)
         << part << " in " << sm80->getText();
 }

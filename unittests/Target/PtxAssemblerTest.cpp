@@ -77,6 +77,15 @@ TEST(PtxAssembler, AssemblesForAmpereAndHopper) {
   }
 }
 
+TEST(PtxAssembler, FastCompileAssemblesAndIsNamedInTheId) {
+  auto result = assemblePtx(kMmaPtx, "sm_80", AssembleOptions{true});
+  ASSERT_TRUE(!!result) << llvm::toString(result.takeError());
+  EXPECT_EQ(std::string(result->cubin.data() + 1, 3), "ELF");
+  EXPECT_FALSE(result->spills()) << result->infoLog;
+  EXPECT_EQ(getAssemblerId(AssembleOptions{true}),
+            getAssemblerId() + ", fast-compile");
+}
+
 TEST(PtxAssembler, ReportsPtxasErrors) {
   std::string broken = kMmaPtx;
   broken.replace(broken.find("mma.sync"), 8, "mma.bogus");

@@ -25,11 +25,15 @@ llvm::Expected<std::pair<const rt::Driver *, rt::DeviceInfo>> findFirstGpu();
 /// Whether the GPU backend supports `problem` yet; `reason` says why not.
 bool isGpuSupported(const AttentionProblem &problem, std::string &reason);
 
-/// Tile options of a GPU kernel; 0 = the chip's tile table.
+/// Tile options of a GPU kernel (0 = the chip's tile table) and how its
+/// PTX is assembled.
 struct GpuTileOptions {
   int64_t blockM = 0; ///< query rows per CTA (64 or 128)
   int64_t blockN = 0; ///< keys per tile (multiple of 16, ≤ 128)
   int64_t stages = 0; ///< K/V shared-memory pipeline stages (1–4)
+  /// ptxas --Ofast-compile=min (see AssembleOptions): a faster compile, a
+  /// kernel whose speed is not measured yet.
+  bool fastAssemble = false;
 };
 
 /// Wall time of compileGpuBundle's stages, in milliseconds.

@@ -76,9 +76,12 @@ void parseInfoLog(CubinResult &r) {
   }
 }
 
+/// ptxas' option for AssembleOptions::fastCompile.
+constexpr llvm::StringLiteral kFastCompile = "--Ofast-compile=min";
+
 /// Assembles `ptx` with the toolkit's ptxas in whole-program mode.
 Expected<CubinResult> assembleWithPtxas(StringRef ptxas, StringRef ptx,
-                                        StringRef chip) {
+                                        StringRef chip, bool fastCompile) {
   llvm::SmallString<128> in, out, log;
   for (auto [path, suffix] : {std::pair{&in, "ptx"}, std::pair{&out, "cubin"},
                               std::pair{&log, "log"}})
@@ -96,7 +99,9 @@ Expected<CubinResult> assembleWithPtxas(StringRef ptxas, StringRef ptx,
     os << ptx;
   }
   std::string arch = ("-arch=" + chip).str();
-  StringRef args[] = {ptxas, arch, "-v", in, "-o", out};
+  llvm::SmallVector<StringRef> args = {ptxas, arch, "-v", in, "-o", out};
+  if (fastCompile)
+    args.push_back(kFastCompile);
   std::optional<StringRef> redirects[] = {std::nullopt, StringRef(log),
                                           StringRef(log)};
   std::string message;
@@ -123,14 +128,19 @@ Expected<CubinResult> assembleWithPtxas(StringRef ptxas, StringRef ptx,
 
 } // namespace
 
-Expected<CubinResult> assemblePtx(StringRef ptx, StringRef chip) {
+Expected<CubinResult> assemblePtx(StringRef ptx, StringRef chip,
+                                  const AssembleOptions &assemble) {
   if (!chip.starts_with("sm_") || chip.size() < 5)
     return llvm::createStringError("invalid chip '" + chip +
                                    "' (expected e.g. sm_80 or sm_90a)");
   std::string arch = ("-arch=" + chip).str();
-  const char *options[] = {arch.c_str(), "-verbose"};
+  std::string fast = ("-Xptxas=" + kFastCompile).str();
+  llvm::SmallVector<const char *> options = {arch.c_str(), "-verbose"};
+  if (assemble.fastCompile)
+    options.push_back(fast.c_str());
   Linker linker;
-  if (nvJitLinkResult r = nvJitLinkCreate(&linker.handle, 2, options))
+  if (nvJitLinkResult r =
+          nvJitLinkCreate(&linker.handle, options.size(), options.data()))
     return linkError("create for " + chip, r, "");
   // nvJitLink reads the PTX as a NUL-terminated string.
   std::string text = ptx.str();
@@ -155,13 +165,14 @@ Expected<CubinResult> assemblePtx(StringRef ptx, StringRef chip) {
   StringRef ptxas = ATTN_PTXAS;
   if (!result.spills() || ptxas.empty())
     return result;
-  Expected<CubinResult> whole = assembleWithPtxas(ptxas, text, chip);
+  Expected<CubinResult> whole =
+      assembleWithPtxas(ptxas, text, chip, assemble.fastCompile);
   if (!whole)
     return whole.takeError();
   return whole->spills() ? std::move(result) : std::move(*whole);
 }
 
-std::string getAssemblerId() {
+std::string getAssemblerId(const AssembleOptions &options) {
   unsigned major = 0, minor = 0;
   std::string version =
       nvJitLinkVersion(&major, &minor) == NVJITLINK_SUCCESS
@@ -169,7 +180,8 @@ std::string getAssemblerId() {
           : "unknown";
   StringRef ptxas = ATTN_PTXAS;
   return "nvJitLink " + version + ", ptxas " +
-         (ptxas.empty() ? "none" : ptxas.str());
+         (ptxas.empty() ? "none" : ptxas.str()) +
+         (options.fastCompile ? ", fast-compile" : "");
 }
 
 } // namespace attn

@@ -67,6 +67,10 @@ FailureOr<TiledKernel> matchStagedKernel(gpu::GPUFuncOp kernel) {
   return t;
 }
 
+/// A fragment's 32-bit registers, and one MMA tile's f32 accumulators.
+using Registers = SmallVector<Value, 4>;
+using Accumulators = std::array<Value, 4>;
+
 class FragmentLowering {
 public:
   FragmentLowering(ImplicitLocOpBuilder &b, TiledKernel tiles)
@@ -135,15 +139,23 @@ private:
     return x;
   }
 
-  /// D = A·B + C for one m16n8k16 tile: A `vector<4x2xT>` (4 registers of
-  /// two elements), B `vector<2x2xT>`, C and D `vector<2x2xf32>`, as
-  /// nvvm.mma.sync (f16 pairs as vector<2xf16>, bf16 pairs as i32, the
-  /// register types PTX gives them).
-  Value mma(Value a, Value bFrag, Value c);
+  /// The 32-bit registers of an ldmatrix result (`vector<nx2xT>`): f16
+  /// pairs as vector<2xf16>, bf16 pairs as i32, the register types PTX
+  /// gives them. Extracted once per fragment, whatever uses it.
+  Registers registers(Value fragment);
+  /// Two elements of P as one A-fragment register.
+  Value pack(Value lo, Value hi);
+
+  /// D = A·B + C for one m16n8k16 tile as nvvm.mma.sync: A 4 registers, B
+  /// 2, C and D 4 f32 accumulators (rows g, g, g + 8, g + 8; columns 2t,
+  /// 2t + 1, 2t, 2t + 1), kept as scalars so that chained MMAs pass them on
+  /// without vector packing.
+  Accumulators mma(ArrayRef<Value> a, ArrayRef<Value> bRegs,
+                   const Accumulators &c);
 
   /// The A fragment of Q for m-tile `mt` and k step `kk` from the staged Q
   /// tile: rows 16·mTiles·w + 16mt + lane%16, columns 16kk + 8·(lane/16).
-  Value loadQFragment(int64_t mt, int64_t kk);
+  Registers loadQFragment(int64_t mt, int64_t kk);
 
   /// Step 2 for the update at the builder's insertion point, from the loop
   /// state (m, then l, then the O fragments); returns the next state.
@@ -157,7 +169,7 @@ private:
   // Lane coordinates and the thread's query rows (absolute), set by lower().
   Value lane, t4, warpRow0;
   SmallVector<Value> rowOf;
-  SmallVector<SmallVector<Value>> qFrag; // [mt][kk] when in registers
+  SmallVector<SmallVector<Registers>> qFrag; // [mt][kk] when in registers
   // Loop invariants of the update: the band, the last row of the tile, Sk,
   // and the mask operand's row indices.
   std::optional<KeyBand> band;
@@ -168,45 +180,49 @@ private:
   SmallVector<Value> maskRowBase;
 };
 
-Value FragmentLowering::mma(Value a, Value bFrag, Value c) {
-  auto registers = [&](Value frag, int64_t n) {
-    SmallVector<Value> regs;
-    for (int64_t i = 0; i < n; ++i) {
-      Value pair = vector::ExtractOp::create(b, frag, ArrayRef<int64_t>{i});
-      if (et.isBF16())
-        pair = LLVM::BitcastOp::create(b, b.getI32Type(), pair);
-      regs.push_back(pair);
-    }
-    return regs;
-  };
-  SmallVector<Value> accum;
-  for (int64_t i = 0; i < 2; ++i)
-    for (int64_t j = 0; j < 2; ++j)
-      accum.push_back(vector::ExtractOp::create(b, c, ArrayRef<int64_t>{i, j}));
+Registers FragmentLowering::registers(Value fragment) {
+  Registers regs;
+  int64_t n = cast<VectorType>(fragment.getType()).getShape()[0];
+  for (int64_t i = 0; i < n; ++i) {
+    Value pair = vector::ExtractOp::create(b, fragment, ArrayRef<int64_t>{i});
+    if (et.isBF16())
+      pair = LLVM::BitcastOp::create(b, b.getI32Type(), pair);
+    regs.push_back(pair);
+  }
+  return regs;
+}
+
+Value FragmentLowering::pack(Value lo, Value hi) {
+  Value pair = vector::FromElementsOp::create(b, VectorType::get({2}, et),
+                                              ValueRange{lo, hi});
+  return et.isBF16() ? LLVM::BitcastOp::create(b, b.getI32Type(), pair)
+                     : pair;
+}
+
+Accumulators FragmentLowering::mma(ArrayRef<Value> a, ArrayRef<Value> bRegs,
+                                   const Accumulators &c) {
   Type f32Type = b.getF32Type();
   auto result = LLVM::LLVMStructType::getLiteral(
       b.getContext(), {f32Type, f32Type, f32Type, f32Type});
   NVVM::MMATypes type =
       et.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
   Value out = NVVM::MmaOp::create(
-      b, result, registers(a, 4), registers(bFrag, 2), accum,
-      ArrayRef<int64_t>{16, 8, 16}, std::nullopt, std::nullopt,
-      std::array<NVVM::MMATypes, 2>{type, type},
+      b, result, a, bRegs, c, ArrayRef<int64_t>{16, 8, 16}, std::nullopt,
+      std::nullopt, std::array<NVVM::MMATypes, 2>{type, type},
       std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
                                      NVVM::MMALayout::col});
-  SmallVector<Value> elems;
+  Accumulators d;
   for (int64_t i = 0; i < 4; ++i)
-    elems.push_back(LLVM::ExtractValueOp::create(b, out, ArrayRef<int64_t>{i}));
-  return vector::FromElementsOp::create(b, c.getType(), elems);
+    d[i] = LLVM::ExtractValueOp::create(b, out, ArrayRef<int64_t>{i});
+  return d;
 }
 
-Value FragmentLowering::loadQFragment(int64_t mt, int64_t kk) {
+Registers FragmentLowering::loadQFragment(int64_t mt, int64_t kk) {
   Value row = add(add(warpRow0, rem(lane, 16)), idx(16 * mt));
   Value col = add(idx(16 * kk), mul(div(lane, 16), idx(8)));
-  return nvgpu::LdMatrixOp::create(b, VectorType::get({4, 2}, et),
-                                   t.init.getStagedQuery(),
-                                   ValueRange{row, col},
-                                   /*transpose=*/false, /*numTiles=*/4);
+  return registers(nvgpu::LdMatrixOp::create(
+      b, VectorType::get({4, 2}, et), t.init.getStagedQuery(),
+      ValueRange{row, col}, /*transpose=*/false, /*numTiles=*/4));
 }
 
 LogicalResult FragmentLowering::checkShapes() {
@@ -235,13 +251,10 @@ LogicalResult FragmentLowering::checkShapes() {
 SmallVector<Value> FragmentLowering::lowerUpdate(ValueRange state) {
   TileUpdateOp u = t.update;
   auto f32Type = b.getF32Type();
-  auto accType = VectorType::get({2, 2}, f32Type);
-  auto fragA = VectorType::get({4, 2}, et);
   auto fragB = VectorType::get({2, 2}, et);
   Value negInf = f32(-std::numeric_limits<double>::infinity());
   Value zeroF = f32(0.0);
-  Value zeroAcc = arith::ConstantOp::create(
-      b, DenseElementsAttr::get(accType, b.getF32FloatAttr(0.0)));
+  Accumulators zeroAcc = {zeroF, zeroF, zeroF, zeroF};
   int64_t oTiles = dvp / 8, nTiles = blockN / 8;
   bool qInRegisters = qFragmentsInRegisters(dp, blockM);
   ValueRange mOld = state.take_front(rowsPerThread);
@@ -254,16 +267,16 @@ SmallVector<Value> FragmentLowering::lowerUpdate(ValueRange state) {
   //    reloaded Q fragment is live for one step only.
   Value kRowOff = rem(lane, 8);
   Value kColOff = mul(rem(div(lane, 8), 2), idx(8));
-  SmallVector<Value> s(mTiles * nTiles, zeroAcc); // [mt][nt]
+  SmallVector<Accumulators> s(mTiles * nTiles, zeroAcc); // [mt][nt]
   for (int64_t kk = 0; kk < dp / 16; ++kk) {
-    SmallVector<Value> qf;
+    SmallVector<Registers> qf;
     for (int64_t mt = 0; mt < mTiles; ++mt)
       qf.push_back(qInRegisters ? qFrag[mt][kk] : loadQFragment(mt, kk));
     for (int64_t nt = 0; nt < nTiles; ++nt) {
-      Value kf = nvgpu::LdMatrixOp::create(
+      Registers kf = registers(nvgpu::LdMatrixOp::create(
           b, fragB, u.getStagedKey(),
           ValueRange{add(idx(nt * 8), kRowOff), add(idx(16 * kk), kColOff)},
-          /*transpose=*/false, /*numTiles=*/2);
+          /*transpose=*/false, /*numTiles=*/2));
       for (int64_t mt = 0; mt < mTiles; ++mt)
         s[mt * nTiles + nt] = mma(qf[mt], kf, s[mt * nTiles + nt]);
     }
@@ -286,7 +299,7 @@ SmallVector<Value> FragmentLowering::lowerUpdate(ValueRange state) {
   SmallVector<Value> sv, keys;
   for (int64_t e = 0; e < 4 * nTiles * mTiles; ++e) {
     int64_t tile = e / 4, i = (e / 2) % 2, j = e % 2;
-    Value x = vector::ExtractOp::create(b, s[tile], ArrayRef<int64_t>{i, j});
+    Value x = s[tile][2 * i + j];
     Value key = add(add(k0, idx(8 * (tile % nTiles) + j)), mul(t4, idx(2)));
     keys.push_back(key);
     x = arith::MulFOp::create(b, x, f32(qScale));
@@ -390,34 +403,38 @@ SmallVector<Value> FragmentLowering::lowerUpdate(ValueRange state) {
   //    fragments by ldmatrix.trans at rows 16kj + lane%16, columns 8nv, each
   //    used by every m-tile.
   Value vRow = rem(lane, 16);
-  SmallVector<Value> pFrag; // [mt][kj]
+  SmallVector<Registers> pFrag; // [mt][kj]
   for (int64_t mt = 0; mt < mTiles; ++mt)
-    for (int64_t kj = 0; kj < blockN / 16; ++kj)
-      pFrag.push_back(vector::FromElementsOp::create(
-          b, fragA, ArrayRef<Value>(p).slice(4 * nTiles * mt + 8 * kj, 8)));
+    for (int64_t kj = 0; kj < blockN / 16; ++kj) {
+      ArrayRef<Value> vals = ArrayRef<Value>(p).slice(4 * nTiles * mt + 8 * kj, 8);
+      Registers regs;
+      for (int64_t r = 0; r < 4; ++r)
+        regs.push_back(pack(vals[2 * r], vals[2 * r + 1]));
+      pFrag.push_back(regs);
+    }
   SmallVector<Value> next(rowMax);
   next.append(rowSum);
-  SmallVector<Value> o(oOld.begin(), oOld.end()); // [mt][nv]
-  for (int64_t mt = 0; mt < mTiles; ++mt) {
-    Value alphaV = vector::FromElementsOp::create(
-        b, accType,
-        ValueRange{alpha[2 * mt], alpha[2 * mt], alpha[2 * mt + 1],
-                   alpha[2 * mt + 1]});
-    for (int64_t nv = 0; nv < oTiles; ++nv)
-      o[mt * oTiles + nv] =
-          arith::MulFOp::create(b, o[mt * oTiles + nv], alphaV);
-  }
+  SmallVector<Accumulators> o; // [mt][nv]; accumulator k is row 2mt + k/2
+  for (int64_t mt = 0; mt < mTiles; ++mt)
+    for (int64_t nv = 0; nv < oTiles; ++nv) {
+      Accumulators acc;
+      for (int64_t k = 0; k < 4; ++k)
+        acc[k] = arith::MulFOp::create(
+            b, oOld[(mt * oTiles + nv) * 4 + k], alpha[2 * mt + k / 2]);
+      o.push_back(acc);
+    }
   for (int64_t nv = 0; nv < oTiles; ++nv)
     for (int64_t kj = 0; kj < blockN / 16; ++kj) {
-      Value vf = nvgpu::LdMatrixOp::create(
+      Registers vf = registers(nvgpu::LdMatrixOp::create(
           b, fragB, u.getStagedValue(),
           ValueRange{add(idx(16 * kj), vRow), idx(8 * nv)},
-          /*transpose=*/true, /*numTiles=*/2);
+          /*transpose=*/true, /*numTiles=*/2));
       for (int64_t mt = 0; mt < mTiles; ++mt)
         o[mt * oTiles + nv] =
             mma(pFrag[mt * (blockN / 16) + kj], vf, o[mt * oTiles + nv]);
     }
-  next.append(o);
+  for (const Accumulators &acc : o)
+    next.append(acc.begin(), acc.end());
   return next;
 }
 
@@ -426,7 +443,6 @@ void FragmentLowering::lower() {
   TileUpdateOp update = t.update;
   TileFinalizeOp finalize = t.finalize;
   auto f32Type = b.getF32Type();
-  auto accType = VectorType::get({2, 2}, f32Type);
 
   // 1. Lane coordinates and rows (warp w owns rows q0 + 16·mTiles·w +
   //    [0, 16·mTiles); a thread rows g + 8r), then the Q fragments of
@@ -475,10 +491,7 @@ void FragmentLowering::lower() {
   SmallVector<Value> initState(rowsPerThread,
                                f32(-std::numeric_limits<double>::infinity()));
   initState.append(rowsPerThread, f32(0.0));
-  initState.append(mTiles * (dvp / 8),
-                   arith::ConstantOp::create(
-                       b, DenseElementsAttr::get(accType,
-                                                 b.getF32FloatAttr(0.0))));
+  initState.append(4 * mTiles * (dvp / 8), f32(0.0));
   auto loop = scf::ForOp::create(b, old.getLowerBound(), old.getUpperBound(),
                                  old.getStep(), initState,
                                  [](OpBuilder &, Location, Value, ValueRange) {});
@@ -520,10 +533,7 @@ void FragmentLowering::lower() {
         x[j] = arith::TruncFOp::create(
             b, et,
             arith::MulFOp::create(
-                b,
-                vector::ExtractOp::create(b, fin[2 * rowsPerThread +
-                                                 mt * oTiles + nv],
-                                          ArrayRef<int64_t>{i, j}),
+                b, fin[2 * rowsPerThread + (mt * oTiles + nv) * 4 + 2 * i + j],
                 inv));
       if (dv % 2 == 0) {
         Value pair =

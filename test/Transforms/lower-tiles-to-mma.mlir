@@ -15,8 +15,8 @@
 // Q tile, kept in registers.
 // CHECK-COUNT-4:   nvgpu.ldmatrix %[[QS]]{{.*}} {numTiles = 4 : i32, transpose = false} : memref<64x72xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
 // The key loop carries m and l of rows g and g + 8 and the 64 / 8 = 8
-// O accumulator fragments.
-// CHECK:           %[[LOOP:.+]]:12 = scf.for {{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>) {
+// O accumulator fragments of 4 f32 each: 2 + 2 + 32 scalars.
+// CHECK:           %{{.+}}:36 = scf.for {{.*}} iter_args({{.*}}) -> ({{(f32, )+}}f32) {
 // S = Q·Kᵀ: K fragments by ldmatrix.x2 (no transpose), m16n8k16 MMAs on
 // f16 register pairs.
 // CHECK:             nvgpu.ldmatrix %[[KS]]{{.*}} {numTiles = 2 : i32, transpose = false} : memref<64x72xf16, #gpu.address_space<workgroup>> -> vector<2x2xf16>
@@ -33,8 +33,9 @@
 // CHECK:             gpu.shuffle  xor %{{.+}}, %{{.+}}, %{{.+}} : f32
 // P = exp2((S - m) * log2(e)), as the PTX ex2.approx.f32 (no libdevice).
 // CHECK:             llvm.call_intrinsic "llvm.nvvm.ex2.approx.f32"({{.*}}) : (f32) -> f32
-// P stays in registers: its A fragments are built from the S accumulators.
-// CHECK:             vector.from_elements {{.*}} : vector<4x2xf16>
+// P stays in registers: its A-fragment registers are pairs of the S
+// accumulators' exponentials, converted to f16.
+// CHECK:             vector.from_elements {{.*}} : vector<2xf16>
 // V fragments by ldmatrix.x2.trans.
 // CHECK:             nvgpu.ldmatrix %[[VS]]{{.*}} {numTiles = 2 : i32, transpose = true} : memref<64x72xf16, #gpu.address_space<workgroup>> -> vector<2x2xf16>
 // CHECK:             scf.yield
@@ -69,11 +70,11 @@ gpu.module @kernels {
 
 // 128 query rows: each warp owns two 16-row m-tiles. Q fragments (2 × 4)
 // stay in registers; each K fragment feeds both m-tiles' MMAs; the loop
-// carries m and l of 4 rows and 2 · 8 O accumulators. An update without
-// `masked` evaluates no band or tail predicate.
+// carries m and l of 4 rows and 2 · 8 · 4 O accumulators (8 + 64 f32). An
+// update without `masked` evaluates no band or tail predicate.
 // CHECK-LABEL:   gpu.func @two_m_tiles
 // CHECK-COUNT-8:   nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false} : memref<128x72xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-// CHECK:           scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>) {
+// CHECK:           %{{.+}}:72 = scf.for {{.*}} -> ({{(f32, )+}}f32) {
 // CHECK-NOT:         scf.if
 // CHECK:             nvgpu.ldmatrix {{.*}} {numTiles = 2 : i32, transpose = false}
 // CHECK-NOT:         nvgpu.ldmatrix

@@ -17,7 +17,9 @@
 #   tune/   the tile table's candidates (block-m × block-n × stages) for
 #           D = 64/128/256 at B = 4, H = 16, S = 4096, causal and not, bf16;
 #           run.sh times them (each configuration also has a small sweep/
-#           case, sweep_tune_*, so that it is checked before it is timed).
+#           case, sweep_tune_*, so that it is checked before it is timed);
+#           and tune_d{64,128}_fast*: the table's tiles assembled with
+#           --fast-assemble (checked by sweep_fast_*).
 # Cases attn-compile refuses (e.g. a kernel that would spill) are reported,
 # listed in OUTDIR/skipped.txt and left out; they do not stop the pack.
 #
@@ -101,6 +103,16 @@ for t in "${TUNE[@]}"; do
   SWEEP+=("sweep_tune_d${d}_m${bm}_n${bn}_s${st}|1,4,2,300,333,$d,$d|--causal bottom-right $tiles|bf16")
   for causal in "" "--causal bottom-right"; do
     TUNE_CASES+=("tune_d${d}_m${bm}_n${bn}_s${st}${causal:+_causal}|4,16,16,4096,4096,$d,$d|$causal $tiles")
+  done
+done
+
+# The table's tiles (the same kernels as tune_d64_m64_n64_s3 on sm_90/sm_90a
+# and tune_d128_m64_n64_s2) assembled with ptxas --Ofast-compile=min
+# (attn-compile --fast-assemble): what the faster compile costs in speed.
+for d in 64 128; do
+  SWEEP+=("sweep_fast_d${d}|1,4,2,300,333,$d,$d|--causal bottom-right --fast-assemble|bf16")
+  for causal in "" "--causal bottom-right"; do
+    TUNE_CASES+=("tune_d${d}_fast${causal:+_causal}|4,16,16,4096,4096,$d,$d|$causal --fast-assemble")
   done
 done
 

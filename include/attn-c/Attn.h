@@ -99,6 +99,9 @@ typedef struct attn_spec {
   /* CUDA: query rows per CTA (64, 128), keys per tile, K/V pipeline stages;
      0 = the chip's tile table. */
   int64_t gpu_block_m, gpu_block_n, gpu_stages;
+  /* CUDA: nonzero assembles with ptxas --Ofast-compile=min (PTX -> cubin
+     ~1/3 faster; the kernel's speed with it is not measured yet). */
+  int gpu_fast_assemble;
 } attn_spec;
 
 /* One launch. Pointers are host memory for CPU kernels, device memory

@@ -121,6 +121,7 @@ llvm::Expected<attn::AttentionSpec> toSpec(const attn_spec &c) {
   s.gpuTiles.blockM = c.gpu_block_m;
   s.gpuTiles.blockN = c.gpu_block_n;
   s.gpuTiles.stages = c.gpu_stages;
+  s.gpuTiles.fastAssemble = c.gpu_fast_assemble != 0;
   return s;
 }
 
@@ -168,6 +169,7 @@ void attn_spec_init(attn_spec *spec) {
   spec->gpu_block_m = d.gpuTiles.blockM;
   spec->gpu_block_n = d.gpuTiles.blockN;
   spec->gpu_stages = d.gpuTiles.stages;
+  spec->gpu_fast_assemble = d.gpuTiles.fastAssemble;
 }
 
 void attn_launch_args_init(attn_launch_args *args) {

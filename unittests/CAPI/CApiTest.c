@@ -99,6 +99,13 @@ int main(void) {
          "unknown target 'tpu'");
   spec.target = "sm_80"; /* f32 with dynamic sizes */
   EXPECT(compileWith(compiler, &spec), ATTN_STATUS_UNSUPPORTED, NULL);
+  /* CUDA kernels (f16, static sizes) are compiled and assembled without a
+     GPU, also with ptxas --Ofast-compile=min. */
+  spec.dtype = ATTN_F16;
+  spec.batch = 1, spec.query_seq_len = 64, spec.key_seq_len = 64;
+  spec.target = "sm_80";
+  spec.gpu_fast_assemble = 1;
+  EXPECT(compileWith(compiler, &spec), ATTN_STATUS_OK, NULL);
 
   /* A valid kernel: Hq = 4, Hkv = 2 (GQA), D = Dv = 32, B = 1, Sq = 2,
      Sk = 3 at launch, with a NULL target (the CPU). */

@@ -529,6 +529,12 @@ TEST(CompilerCuda, TileOptionsReachTheKernel) {
       kernel->getBundle()->metadata.options;
   EXPECT_EQ(options.at("q_tile"), 64);
   EXPECT_EQ(options.at("k_tile"), 32);
+  EXPECT_EQ(options.count("fast_assemble"), 0u);
+  spec.gpuTiles.fastAssemble = true;
+  std::shared_ptr<const Kernel> fast = compileOrFail(spec);
+  ASSERT_TRUE(fast);
+  EXPECT_EQ(fast->getBundle()->metadata.options.at("fast_assemble"), 1);
+  spec.gpuTiles.fastAssemble = false;
   spec.gpuTiles.blockM = 96;
   auto bad = Compiler().compile(spec);
   Failure f = failure(bad);

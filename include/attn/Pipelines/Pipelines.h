@@ -55,9 +55,10 @@ struct PtxPipelineOptions : public PassPipelineOptions<PtxPipelineOptions> {
 };
 
 /// attn.attention functions → tensor-core GPU kernels → PTX in a gpu.binary
-/// (format=isa), through MLIR's NVVM pipeline (PTX ISA 8.0, libdevice from
-/// the CUDA toolkit for tanh). It is -attn-map-to-gpu (with the chip and
-/// tile options) followed by buildGpuKernelsToPtxPipeline.
+/// (an assembly object), through MLIR's NVVM conversions and
+/// -attn-serialize-to-ptx (PTX ISA 8.0, libdevice from the CUDA toolkit for
+/// tanh). It is -attn-map-to-gpu (with the chip and tile options) followed
+/// by buildGpuKernelsToPtxPipeline.
 void buildLowerToPtxPipeline(OpPassManager &pm,
                              const PtxPipelineOptions &options);
 

@@ -25,6 +25,7 @@
 #include "attn/Transforms/Passes.h"
 
 #include "mlir/Dialect/GPU/IR/CompilationInterfaces.h"
+#include "mlir/IR/Verifier.h"
 #include "mlir/Target/LLVM/NVVM/Utils.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Passes/PassBuilder.h"
@@ -97,6 +98,11 @@ struct AttnSerializeToPtxPass
   using AttnSerializeToPtxBase::AttnSerializeToPtxBase;
 
   LogicalResult serialize(gpu::GPUModuleOp module) {
+    // A pipeline may run without verification between passes (the JIT
+    // does): invalid IR stops here with the verifier's message instead of
+    // reaching the LLVM translation.
+    if (failed(verify(module)))
+      return failure();
     ArrayAttr targets = module.getTargetsAttr();
     if (!targets || targets.empty())
       return module.emitError() << "expects at least one #nvvm.target";

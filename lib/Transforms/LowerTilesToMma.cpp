@@ -195,8 +195,7 @@ Registers FragmentLowering::registers(Value fragment) {
 Value FragmentLowering::pack(Value lo, Value hi) {
   Value pair = vector::FromElementsOp::create(b, VectorType::get({2}, et),
                                               ValueRange{lo, hi});
-  return et.isBF16() ? LLVM::BitcastOp::create(b, b.getI32Type(), pair)
-                     : pair;
+  return et.isBF16() ? LLVM::BitcastOp::create(b, b.getI32Type(), pair) : pair;
 }
 
 Accumulators FragmentLowering::mma(ArrayRef<Value> a, ArrayRef<Value> bRegs,
@@ -230,9 +229,9 @@ LogicalResult FragmentLowering::checkShapes() {
     return cast<MemRefType>(tile.getType()).getShape()[1];
   };
   if (blockM != 64 && blockM != 128)
-    return t.init.emitError() << "expects a query tile of 64 or 128 rows (one "
-                              << "or two 16-row MMA tiles per warp), got "
-                              << blockM;
+    return t.init.emitError()
+           << "expects a query tile of 64 or 128 rows (one "
+           << "or two 16-row MMA tiles per warp), got " << blockM;
   if (blockN % 16 != 0 || blockN > 128)
     return t.update.emitError() << "expects a key tile of a multiple of 16 "
                                 << "keys up to 128, got " << blockN;
@@ -304,15 +303,14 @@ SmallVector<Value> FragmentLowering::lowerUpdate(ValueRange state) {
     keys.push_back(key);
     x = arith::MulFOp::create(b, x, f32(qScale));
     if (softcap)
-      x = arith::MulFOp::create(b, math::TanhOp::create(b, x),
-                                f32(*softcap));
+      x = arith::MulFOp::create(b, math::TanhOp::create(b, x), f32(*softcap));
     if (mask) {
       // Keys past Sk (masked below) read key Sk − 1.
       Value safeKey = minIdx(key, arith::SubIOp::create(b, keyLength, idx(1)));
-      Value m = memref::LoadOp::create(
-          b, maskFlat,
-          ValueRange{add(maskRowBase[rowOfScore(e)],
-                         mul(safeKey, maskKeyStride))});
+      Value m =
+          memref::LoadOp::create(b, maskFlat,
+                                 ValueRange{add(maskRowBase[rowOfScore(e)],
+                                                mul(safeKey, maskKeyStride))});
       if (maskType.isInteger(1)) {
         x = arith::SelectOp::create(b, m, x, negInf);
       } else {
@@ -334,10 +332,10 @@ SmallVector<Value> FragmentLowering::lowerUpdate(ValueRange state) {
     Value kEnd = add(k0, idx(blockN));
     Value partial = cmp(arith::CmpIPredicate::sgt, kEnd, keyLength);
     if (band->hi)
-      partial = arith::OrIOp::create(
-          b, partial,
-          cmp(arith::CmpIPredicate::sgt, arith::SubIOp::create(b, kEnd, idx(1)),
-              add(u.getQBegin(), *band->hi)));
+      partial = arith::OrIOp::create(b, partial,
+                                     cmp(arith::CmpIPredicate::sgt,
+                                         arith::SubIOp::create(b, kEnd, idx(1)),
+                                         add(u.getQBegin(), *band->hi)));
     if (band->lo)
       partial = arith::OrIOp::create(
           b, partial,
@@ -382,8 +380,8 @@ SmallVector<Value> FragmentLowering::lowerUpdate(ValueRange state) {
   for (int64_t r = 0; r < rowsPerThread; ++r) {
     rowMax[r] = quadReduce(rowMax[r], /*isMax=*/true);
     // A row with only −inf scores subtracts 0 (never −inf − −inf).
-    Value isNegInf = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ,
-                                           rowMax[r], negInf);
+    Value isNegInf =
+        arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, rowMax[r], negInf);
     mUse[r] = arith::SelectOp::create(b, isNegInf, zeroF, rowMax[r]);
     alpha[r] = exp2(arith::MulFOp::create(
         b, arith::SubFOp::create(b, mOld[r], mUse[r]), log2e));
@@ -392,8 +390,8 @@ SmallVector<Value> FragmentLowering::lowerUpdate(ValueRange state) {
   SmallVector<Value> p;
   for (auto [e, x] : llvm::enumerate(scores)) {
     int64_t r = rowOfScore(e);
-    Value pe = exp2(arith::MulFOp::create(
-        b, arith::SubFOp::create(b, x, mUse[r]), log2e));
+    Value pe = exp2(
+        arith::MulFOp::create(b, arith::SubFOp::create(b, x, mUse[r]), log2e));
     rowSum[r] = arith::AddFOp::create(b, rowSum[r], pe);
     p.push_back(arith::TruncFOp::create(b, et, pe));
   }
@@ -406,7 +404,8 @@ SmallVector<Value> FragmentLowering::lowerUpdate(ValueRange state) {
   SmallVector<Registers> pFrag; // [mt][kj]
   for (int64_t mt = 0; mt < mTiles; ++mt)
     for (int64_t kj = 0; kj < blockN / 16; ++kj) {
-      ArrayRef<Value> vals = ArrayRef<Value>(p).slice(4 * nTiles * mt + 8 * kj, 8);
+      ArrayRef<Value> vals =
+          ArrayRef<Value>(p).slice(4 * nTiles * mt + 8 * kj, 8);
       Registers regs;
       for (int64_t r = 0; r < 4; ++r)
         regs.push_back(pack(vals[2 * r], vals[2 * r + 1]));
@@ -419,8 +418,8 @@ SmallVector<Value> FragmentLowering::lowerUpdate(ValueRange state) {
     for (int64_t nv = 0; nv < oTiles; ++nv) {
       Accumulators acc;
       for (int64_t k = 0; k < 4; ++k)
-        acc[k] = arith::MulFOp::create(
-            b, oOld[(mt * oTiles + nv) * 4 + k], alpha[2 * mt + k / 2]);
+        acc[k] = arith::MulFOp::create(b, oOld[(mt * oTiles + nv) * 4 + k],
+                                       alpha[2 * mt + k / 2]);
       o.push_back(acc);
     }
   for (int64_t nv = 0; nv < oTiles; ++nv)
@@ -482,19 +481,19 @@ void FragmentLowering::lower() {
     maskFlat = getFlatView(b, mask);
     maskKeyStride = idx(ms[3] == 1 ? 0 : 1);
     for (Value row : rowOf)
-      maskRowBase.push_back(getLinearIndex(
-          b, b.getLoc(), mask,
-          {ms[0] == 1 ? idx(0) : update.getBatch(),
-           ms[1] == 1 ? idx(0) : update.getHead(),
-           ms[2] == 1 ? idx(0) : minIdx(row, lastRow)}));
+      maskRowBase.push_back(
+          getLinearIndex(b, b.getLoc(), mask,
+                         {ms[0] == 1 ? idx(0) : update.getBatch(),
+                          ms[1] == 1 ? idx(0) : update.getHead(),
+                          ms[2] == 1 ? idx(0) : minIdx(row, lastRow)}));
   }
   SmallVector<Value> initState(rowsPerThread,
                                f32(-std::numeric_limits<double>::infinity()));
   initState.append(rowsPerThread, f32(0.0));
   initState.append(4 * mTiles * (dvp / 8), f32(0.0));
-  auto loop = scf::ForOp::create(b, old.getLowerBound(), old.getUpperBound(),
-                                 old.getStep(), initState,
-                                 [](OpBuilder &, Location, Value, ValueRange) {});
+  auto loop = scf::ForOp::create(
+      b, old.getLowerBound(), old.getUpperBound(), old.getStep(), initState,
+      [](OpBuilder &, Location, Value, ValueRange) {});
   Block *body = loop.getBody();
   Block *oldBody = old.getBody();
   body->getOperations().splice(body->end(), oldBody->getOperations(),
@@ -538,27 +537,30 @@ void FragmentLowering::lower() {
       if (dv % 2 == 0) {
         Value pair =
             vector::FromElementsOp::create(b, VectorType::get({2}, et), x);
-        buildIfThen(b, arith::AndIOp::create(
-                   b, rowOk, cmp(arith::CmpIPredicate::slt, col, idx(dv))),
-               [&] {
-                 vector::StoreOp::create(b, pair, outFlat, add(outRow, col),
-                                         /*nontemporal=*/false,
-                                         llvm::MaybeAlign(4));
-               });
+        buildIfThen(b,
+                    arith::AndIOp::create(
+                        b, rowOk, cmp(arith::CmpIPredicate::slt, col, idx(dv))),
+                    [&] {
+                      vector::StoreOp::create(
+                          b, pair, outFlat, add(outRow, col),
+                          /*nontemporal=*/false, llvm::MaybeAlign(4));
+                    });
         continue;
       }
       for (int64_t j = 0; j < 2; ++j) {
         Value cj = add(col, idx(j));
-        buildIfThen(b, arith::AndIOp::create(
-                   b, rowOk, cmp(arith::CmpIPredicate::slt, cj, idx(dv))),
-               [&] {
-                 memref::StoreOp::create(b, x[j], outFlat, add(outRow, cj));
-               });
+        buildIfThen(b,
+                    arith::AndIOp::create(
+                        b, rowOk, cmp(arith::CmpIPredicate::slt, cj, idx(dv))),
+                    [&] {
+                      memref::StoreOp::create(b, x[j], outFlat,
+                                              add(outRow, cj));
+                    });
       }
     }
-    Value lseVal = arith::SelectOp::create(
-        b, any, arith::AddFOp::create(b, m, log(l)),
-        f32(-std::numeric_limits<double>::infinity()));
+    Value lseVal =
+        arith::SelectOp::create(b, any, arith::AddFOp::create(b, m, log(l)),
+                                f32(-std::numeric_limits<double>::infinity()));
     Value writer = arith::AndIOp::create(
         b, rowOk, cmp(arith::CmpIPredicate::eq, t4, idx(0)));
     buildIfThen(b, writer, [&] {

@@ -69,14 +69,13 @@ Value memrefAt(ImplicitLocOpBuilder &b, Value ptr, MemRefType type,
   return UnrealizedConversionCastOp::create(b, type, desc).getResult(0);
 }
 
-struct AttnMapToGpuPass
-    : mlir::attn::impl::AttnMapToGpuBase<AttnMapToGpuPass> {
+struct AttnMapToGpuPass : mlir::attn::impl::AttnMapToGpuBase<AttnMapToGpuPass> {
   using AttnMapToGpuBase::AttnMapToGpuBase;
 
   LogicalResult checkOptions(ModuleOp module) {
     if (!lookupChip(chip))
-      return module.emitError() << "unknown chip '" << chip
-                                << "' (known: " << knownChips() << ")";
+      return module.emitError()
+             << "unknown chip '" << chip << "' (known: " << knownChips() << ")";
     if (blockN < 0 || (blockN != 0 && (blockN % 16 != 0 || blockN > 128)))
       return module.emitError() << "block-n must be a multiple of 16 in "
                                 << "[16, 128], got " << int64_t(blockN);
@@ -111,13 +110,12 @@ struct AttnMapToGpuPass
       tiles.stages = stages;
     SharedLayout layout(et.getIntOrFloatBitWidth() / 8, dp, dvp, tiles);
     if (layout.totalBytes > chipInfo.maxSharedBytes)
-      return op.emitError()
-             << "the kernel needs " << layout.totalBytes
-             << " bytes of shared memory (block-m " << tiles.blockM
-             << ", block-n " << tiles.blockN << ", " << tiles.stages
-             << " stages), more than " << chip << "'s "
-             << chipInfo.maxSharedBytes
-             << "; use fewer stages or a smaller block-n";
+      return op.emitError() << "the kernel needs " << layout.totalBytes
+                            << " bytes of shared memory (block-m "
+                            << tiles.blockM << ", block-n " << tiles.blockN
+                            << ", " << tiles.stages << " stages), more than "
+                            << chip << "'s " << chipInfo.maxSharedBytes
+                            << "; use fewer stages or a smaller block-n";
 
     OpBuilder kb(gpuModule.getBodyRegion());
     kb.setInsertionPointToEnd(gpuModule.getBody());
@@ -126,8 +124,7 @@ struct AttnMapToGpuPass
     params.append(2, kb.getI64Type());
     auto kernel = gpu::GPUFuncOp::create(kb, f.getLoc(), f.getName(),
                                          kb.getFunctionType(params, {}));
-    kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
-                    kb.getUnitAttr());
+    kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), kb.getUnitAttr());
     kernel.setKnownBlockSizeAttr(
         kb.getDenseI32ArrayAttr({int32_t(kThreads), 1, 1}));
     kernel->setAttr("attn.dynamic_shared_memory",
@@ -159,12 +156,12 @@ struct AttnMapToGpuPass
     int64_t dyn = ShapedType::kDynamic;
     unsigned arg = 0;
     TiledOperands operands;
-    operands.query = view(arg++, {dyn, hq, dyn, d}, et,
-                          {batches, cst(hq), sq, cst(d)});
-    operands.key = view(arg++, {dyn, hkv, dyn, d}, et,
-                        {batches, cst(hkv), sk, cst(d)});
-    operands.value = view(arg++, {dyn, hkv, dyn, dv}, et,
-                          {batches, cst(hkv), sk, cst(dv)});
+    operands.query =
+        view(arg++, {dyn, hq, dyn, d}, et, {batches, cst(hq), sq, cst(d)});
+    operands.key =
+        view(arg++, {dyn, hkv, dyn, d}, et, {batches, cst(hkv), sk, cst(d)});
+    operands.value =
+        view(arg++, {dyn, hkv, dyn, dv}, et, {batches, cst(hkv), sk, cst(dv)});
     if (auto maskType = dyn_cast_if_present<RankedTensorType>(
             op.getMask() ? op.getMask().getType() : Type())) {
       // A keep mask is one byte 0/1 per element (as i1 memrefs are stored);
@@ -173,13 +170,13 @@ struct AttnMapToGpuPass
       SmallVector<Value> sizes;
       for (auto [i, s] : llvm::enumerate(maskType.getShape()))
         sizes.push_back(ShapedType::isDynamic(s) ? full[i] : cst(s));
-      operands.mask = view(arg++, maskType.getShape(),
-                           maskType.getElementType(), sizes);
+      operands.mask =
+          view(arg++, maskType.getShape(), maskType.getElementType(), sizes);
     }
-    operands.output = view(arg++, {dyn, hq, dyn, dv}, et,
-                           {batches, cst(hq), sq, cst(dv)});
-    operands.lse = view(arg++, {dyn, hq, dyn}, b.getF32Type(),
-                        {batches, cst(hq), sq});
+    operands.output =
+        view(arg++, {dyn, hq, dyn, dv}, et, {batches, cst(hq), sq, cst(dv)});
+    operands.lse =
+        view(arg++, {dyn, hq, dyn}, b.getF32Type(), {batches, cst(hq), sq});
     operands.queryLength = sq;
     operands.keyLength = sk;
 

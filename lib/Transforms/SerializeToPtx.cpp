@@ -131,8 +131,7 @@ struct AttnSerializeToPtxPass
   }
 
   void runOnOperation() override {
-    auto modules =
-        llvm::to_vector(getOperation().getOps<gpu::GPUModuleOp>());
+    auto modules = llvm::to_vector(getOperation().getOps<gpu::GPUModuleOp>());
     for (gpu::GPUModuleOp module : modules)
       if (failed(serialize(module)))
         return signalPassFailure();

@@ -59,21 +59,19 @@ FailureOr<TiledKernel> matchKeyTileLoop(gpu::GPUFuncOp kernel,
   blockN = cast<MemRefType>(t->update.getScores().getType()).getShape()[0];
   APInt step, tile;
   if (!matchPattern(t->loop.getStep(), m_ConstantInt(&step)) || step != 1 ||
-      !matchPattern(t->update.getKBegin(),
-                    m_Op<arith::MulIOp>(
-                        matchers::m_Val(t->loop.getInductionVar()),
-                        m_ConstantInt(&tile))) ||
+      !matchPattern(
+          t->update.getKBegin(),
+          m_Op<arith::MulIOp>(matchers::m_Val(t->loop.getInductionVar()),
+                              m_ConstantInt(&tile))) ||
       tile != blockN)
-    return t->update.emitError()
-           << "expects k_begin = kt * " << blockN
-           << " in a loop over key tiles kt of step 1";
+    return t->update.emitError() << "expects k_begin = kt * " << blockN
+                                 << " in a loop over key tiles kt of step 1";
   return t;
 }
 
 class Stager {
 public:
-  Stager(ImplicitLocOpBuilder &b, TiledKernel t, int64_t blockN,
-         int64_t stages)
+  Stager(ImplicitLocOpBuilder &b, TiledKernel t, int64_t blockN, int64_t stages)
       : b(b), t(t), blockN(blockN), stages(stages),
         et(cast<MemRefType>(t.init.getQuery().getType()).getElementType()) {}
 
@@ -182,12 +180,12 @@ LogicalResult Stager::stage(gpu::GPUFuncOp kernel) {
   auto qType = cast<MemRefType>(init.getQuery().getType());
   int64_t blockM = cast<MemRefType>(init.getRowMax().getType()).getShape()[0];
   dp = roundUp(qType.getShape()[3], 16);
-  dvp = roundUp(cast<MemRefType>(update.getValue().getType()).getShape()[3],
-                16);
+  dvp =
+      roundUp(cast<MemRefType>(update.getValue().getType()).getShape()[3], 16);
   SharedLayout layout(et.getIntOrFloatBitWidth() / 8, dp, dvp,
                       {blockM, blockN, stages});
-  auto planned = kernel->getAttrOfType<IntegerAttr>(
-      "attn.dynamic_shared_memory");
+  auto planned =
+      kernel->getAttrOfType<IntegerAttr>("attn.dynamic_shared_memory");
   if (!planned || planned.getInt() != layout.totalBytes)
     return kernel.emitError()
            << "expects attn.dynamic_shared_memory = " << layout.totalBytes
@@ -237,21 +235,18 @@ LogicalResult Stager::stage(gpu::GPUFuncOp kernel) {
   Value step = arith::SubIOp::create(b, kt, kLo);
   Value ahead = add(kt, idx(stages - 1));
   buildIfThen(b, lessThan(ahead, kHi), [&] {
-    copyKeyTile(ahead,
-                arith::RemUIOp::create(b, add(step, idx(stages - 1)),
-                                       idx(stages)));
+    copyKeyTile(ahead, arith::RemUIOp::create(b, add(step, idx(stages - 1)),
+                                              idx(stages)));
   });
   commit();
   waitAndSync();
   b.setInsertionPoint(update);
-  Value row0 = mul(arith::RemUIOp::create(b, step, idx(stages)),
-                   idx(blockN));
+  Value row0 = mul(arith::RemUIOp::create(b, step, idx(stages)), idx(blockN));
   auto stageOf = [&](Value ring) {
     int64_t cols = cast<MemRefType>(ring.getType()).getShape()[1];
     return memref::SubViewOp::create(
         b, ring, ArrayRef<OpFoldResult>{row0, b.getIndexAttr(0)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(blockN),
-                               b.getIndexAttr(cols)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(blockN), b.getIndexAttr(cols)},
         ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
   };
   update.getStagedKeyMutable().assign(stageOf(keyRing));

@@ -31,8 +31,7 @@ void mlir::attn::buildTiledWorkItem(ImplicitLocOpBuilder &b, AttentionOp op,
 
   // 1. Key-tile range [kLo, kHi) of the band for rows [q0, qLast]: keys
   //    outside it are masked for every row.
-  Value rows =
-      arith::MinSIOp::create(b, cBM, arith::SubIOp::create(b, sq, q0));
+  Value rows = arith::MinSIOp::create(b, cBM, arith::SubIOp::create(b, sq, q0));
   Value qLast =
       arith::SubIOp::create(b, arith::AddIOp::create(b, q0, rows), c1);
   auto [kLo, kHi] = band.keyTileRange(b, b.getLoc(), q0, qLast, sk, cBN);
@@ -69,8 +68,8 @@ void mlir::attn::buildTiledWorkItem(ImplicitLocOpBuilder &b, AttentionOp op,
           return;
         }
         Value kEndTile = arith::AddIOp::create(lb, k0, cBN);
-        Value full = arith::CmpIOp::create(lb, arith::CmpIPredicate::sle,
-                                           kEndTile, sk);
+        Value full =
+            arith::CmpIOp::create(lb, arith::CmpIPredicate::sle, kEndTile, sk);
         if (band.lo)
           full = arith::AndIOp::create(
               lb, full,
@@ -80,10 +79,9 @@ void mlir::attn::buildTiledWorkItem(ImplicitLocOpBuilder &b, AttentionOp op,
         if (band.hi)
           full = arith::AndIOp::create(
               lb, full,
-              arith::CmpIOp::create(
-                  lb, arith::CmpIPredicate::sle,
-                  arith::SubIOp::create(lb, kEndTile, c1),
-                  arith::AddIOp::create(lb, q0, *band.hi)));
+              arith::CmpIOp::create(lb, arith::CmpIPredicate::sle,
+                                    arith::SubIOp::create(lb, kEndTile, c1),
+                                    arith::AddIOp::create(lb, q0, *band.hi)));
         scf::IfOp::create(
             lb, full,
             [&](OpBuilder &tb, Location tl) {
@@ -126,8 +124,7 @@ FailureOr<TiledKernel> mlir::attn::matchTiledKernel(gpu::GPUFuncOp kernel) {
   Block *block = t.init->getBlock();
   if (!t.loop || t.loop.getNumRegionIterArgs() != 0 ||
       t.loop->getBlock() != block || t.finalize->getBlock() != block ||
-      !t.init->isBeforeInBlock(t.loop) ||
-      !t.loop->isBeforeInBlock(t.finalize))
+      !t.init->isBeforeInBlock(t.loop) || !t.loop->isBeforeInBlock(t.finalize))
     return t.update.emitError()
            << "expects the update directly in an scf.for without results "
            << "between attn.tile_init and attn.tile_finalize";

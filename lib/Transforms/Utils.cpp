@@ -20,8 +20,8 @@ Value mlir::attn::getLinearIndex(OpBuilder &b, Location loc, Value memref,
   int64_t rank = cast<MemRefType>(memref.getType()).getRank();
   Value linear = indices.front();
   for (int64_t i = 1; i < rank; ++i) {
-    linear = arith::MulIOp::create(b, loc, linear,
-                                   getDimValue(b, loc, memref, i));
+    linear =
+        arith::MulIOp::create(b, loc, linear, getDimValue(b, loc, memref, i));
     if (i < static_cast<int64_t>(indices.size()))
       linear = arith::AddIOp::create(b, loc, linear, indices[i]);
   }

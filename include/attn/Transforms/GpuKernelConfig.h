@@ -1,4 +1,4 @@
-//===- GpuKernelConfig.h - the GPU kernel's shape, shared by its passes -*-C++-*-===//
+//===- GpuKernelConfig.h - the GPU kernel shape its passes share -*- C++ -*-===//
 //
 // What -attn-map-to-gpu, -attn-stage-shared-memory and
 // -attn-lower-tiles-to-mma must agree on: the CTA (4 warps, one or two

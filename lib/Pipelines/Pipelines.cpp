@@ -100,8 +100,8 @@ void mlir::attn::buildGpuKernelsToPtxPipeline(
   kernels.addPass(createConvertGpuOpsToNVVMOps());
   kernels.addPass(createConvertNVVMToLLVMPass());
   kernels.addPass(createReconcileUnrealizedCastsPass());
-  // 4. PTX text in a gpu.binary (LLVM O2 without the vectorizers, which
-  //    find nothing in these kernels).
+  // 4. PTX text in a gpu.binary (a short LLVM pipeline for these kernels
+  //    instead of O2).
   AttnSerializeToPtxOptions serialize;
   serialize.toolkit = ATTN_CUDA_TOOLKIT;
   pm.addPass(createAttnSerializeToPtx(serialize));

@@ -1,6 +1,6 @@
 // -attn-serialize-to-ptx: gpu.module (LLVM/NVVM dialect kernels) → gpu.binary
 // with the PTX, through the NVVM target's serializer (its chip, features and
-// O level) and LLVM's pipeline without the vectorizers.
+// O level) and attn's short LLVM pipeline for kernels.
 //
 // RUN: attn-opt %s -split-input-file -attn-serialize-to-ptx -verify-diagnostics | FileCheck %s
 // RUN: attn-opt %s -split-input-file -attn-serialize-to-ptx -attn-dump-ptx -verify-diagnostics -o /dev/null | FileCheck %s --check-prefix=PTX
@@ -12,8 +12,8 @@
 // PTX:         .version 8.0
 // PTX:         .target sm_80
 // PTX:         .visible .entry axpy(
-// LLVM's pipeline ran at the target's level (O = 2 by default): the 4-trip
-// loop is unrolled into 4 multiply-adds, each contracted into one fma.
+// The kernel pipeline ran (O = 2 by default): the 4-trip loop is unrolled
+// into 4 multiply-adds, each contracted into one fma.
 // PTX-NOT:     bra
 // PTX-COUNT-4: fma.rn.f32
 // PTX-NOT:     bra
@@ -33,6 +33,32 @@ module attributes {gpu.container_module} {
       %m = llvm.fmul %a, %vx {fastmathFlags = #llvm.fastmath<contract>} : f32
       %s = llvm.fadd %m, %vy {fastmathFlags = #llvm.fastmath<contract>} : f32
       llvm.store %s, %py : f32, !llvm.ptr<1>
+      %n = llvm.add %i, %c1 : i64
+      %more = llvm.icmp "slt" %n, %c4 : i64
+      llvm.cond_br %more, ^loop(%n : i64), ^done
+    ^done:
+      llvm.return
+    }
+  }
+}
+
+// -----
+
+// At O = 0 no optimization runs: the loop stays a loop.
+// PTX:         // attn-dump-ptx: @unoptimized #nvvm.target<O = 0, chip = "sm_80", features = "+ptx80">
+// PTX:         .visible .entry count(
+// PTX:         bra
+// PTX:         ret;
+module attributes {gpu.container_module} {
+  gpu.module @unoptimized [#nvvm.target<O = 0, chip = "sm_80", features = "+ptx80">] {
+    llvm.func @count(%x: !llvm.ptr<1>) attributes {gpu.kernel, nvvm.kernel} {
+      %c0 = llvm.mlir.constant(0 : i64) : i64
+      %c1 = llvm.mlir.constant(1 : i64) : i64
+      %c4 = llvm.mlir.constant(4 : i64) : i64
+      llvm.br ^loop(%c0 : i64)
+    ^loop(%i: i64):
+      %p = llvm.getelementptr %x[%i] : (!llvm.ptr<1>, i64) -> !llvm.ptr<1>, i64
+      llvm.store %i, %p : i64, !llvm.ptr<1>
       %n = llvm.add %i, %c1 : i64
       %more = llvm.icmp "slt" %n, %c4 : i64
       llvm.cond_br %more, ^loop(%n : i64), ^done

@@ -242,12 +242,20 @@ LogicalResult Stager::stage(gpu::GPUFuncOp kernel) {
   waitAndSync();
   b.setInsertionPoint(update);
   Value row0 = mul(arith::RemUIOp::create(b, step, idx(stages)), idx(blockN));
+  // The stage as rows [row0, row0 + blockN) of the ring: a reinterpret_cast
+  // (what a subview becomes in -expand-strided-metadata, which would
+  // otherwise have to run over the whole unrolled kernel).
   auto stageOf = [&](Value ring) {
-    int64_t cols = cast<MemRefType>(ring.getType()).getShape()[1];
-    return memref::SubViewOp::create(
-        b, ring, ArrayRef<OpFoldResult>{row0, b.getIndexAttr(0)},
+    auto ringType = cast<MemRefType>(ring.getType());
+    int64_t cols = ringType.getShape()[1];
+    auto stageType = MemRefType::get(
+        {blockN, cols}, et,
+        StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, {cols, 1}),
+        ringType.getMemorySpace());
+    return memref::ReinterpretCastOp::create(
+        b, stageType, ring, OpFoldResult(mul(row0, idx(cols))),
         ArrayRef<OpFoldResult>{b.getIndexAttr(blockN), b.getIndexAttr(cols)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+        ArrayRef<OpFoldResult>{b.getIndexAttr(cols), b.getIndexAttr(1)});
   };
   update.getStagedKeyMutable().assign(stageOf(keyRing));
   update.getStagedValueMutable().assign(stageOf(valueRing));

@@ -31,9 +31,16 @@ Value mlir::attn::getLinearIndex(OpBuilder &b, Location loc, Value memref,
 Value mlir::attn::getFlatView(OpBuilder &b, Value memref) {
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointAfterValue(memref);
-  int64_t rank = cast<MemRefType>(memref.getType()).getRank();
-  SmallVector<ReassociationIndices> all(1);
-  for (int64_t i = 0; i < rank; ++i)
-    all.front().push_back(i);
-  return memref::CollapseShapeOp::create(b, memref.getLoc(), memref, all);
+  Location loc = memref.getLoc();
+  auto type = cast<MemRefType>(memref.getType());
+  Value size = getDimValue(b, loc, memref, 0);
+  for (int64_t i = 1; i < type.getRank(); ++i)
+    size = arith::MulIOp::create(b, loc, size, getDimValue(b, loc, memref, i));
+  auto flatType =
+      MemRefType::get({ShapedType::kDynamic}, type.getElementType(),
+                      MemRefLayoutAttrInterface(), type.getMemorySpace());
+  return memref::ReinterpretCastOp::create(
+      b, loc, flatType, memref,
+      /*offset=*/b.getIndexAttr(0), ArrayRef<OpFoldResult>{size},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
 }

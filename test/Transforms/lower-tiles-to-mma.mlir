@@ -136,7 +136,7 @@ gpu.module @kernels {
 // mask is read through its flat view at (row, min(key, Sk − 1)).
 // CHECK-LABEL:   gpu.func @bf16_keep_softcap(
 // CHECK-SAME:        %[[MASK:[^:]+]]: memref<1x1x?x?xi1>
-// CHECK:           %[[FLAT:.+]] = memref.collapse_shape %[[MASK]] {{\[\[}}0, 1, 2, 3]] : memref<1x1x?x?xi1> into memref<?xi1>
+// CHECK:           %[[FLAT:.+]] = memref.reinterpret_cast %[[MASK]] to offset: [0], sizes: [%{{.+}}], strides: [1] : memref<1x1x?x?xi1> to memref<?xi1>
 // CHECK:           scf.for
 // CHECK:             llvm.bitcast %{{.+}} : vector<2xbf16> to i32
 // CHECK:             nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>{{.*}} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>

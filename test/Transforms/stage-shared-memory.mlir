@@ -9,10 +9,11 @@
 // then the V ring at 192 · 72 · 2 = 27648; 55296 bytes in all.
 // CHECK-LABEL:   gpu.func @staged(
 // CHECK-SAME:        %[[Q:[^:]+]]: memref<?x8x?x64xf16>, %[[K:[^:]+]]: memref<?x2x?x64xf16>, %[[V:[^:]+]]: memref<?x2x?x64xf16>
-// Flat views of Q, K and V for the copies' linear indices.
-// CHECK-DAG:       %[[QF:.+]] = memref.collapse_shape %[[Q]] {{\[\[}}0, 1, 2, 3]] : memref<?x8x?x64xf16> into memref<?xf16>
-// CHECK-DAG:       memref.collapse_shape %[[K]] {{\[\[}}0, 1, 2, 3]] : memref<?x2x?x64xf16> into memref<?xf16>
-// CHECK-DAG:       memref.collapse_shape %[[V]] {{\[\[}}0, 1, 2, 3]] : memref<?x2x?x64xf16> into memref<?xf16>
+// Flat views of Q, K and V for the copies' linear indices (reinterpret
+// casts, which the LLVM lowering takes without -expand-strided-metadata).
+// CHECK-DAG:       %[[QF:.+]] = memref.reinterpret_cast %[[Q]] to offset: [0], sizes: [%{{.+}}], strides: [1] : memref<?x8x?x64xf16> to memref<?xf16>
+// CHECK-DAG:       memref.reinterpret_cast %[[K]] to offset: [0], sizes: [%{{.+}}], strides: [1] : memref<?x2x?x64xf16> to memref<?xf16>
+// CHECK-DAG:       memref.reinterpret_cast %[[V]] to offset: [0], sizes: [%{{.+}}], strides: [1] : memref<?x2x?x64xf16> to memref<?xf16>
 // CHECK:           %[[SMEM:.+]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
 // CHECK:           %[[KS:.+]] = memref.view %[[SMEM]][%c0{{.*}}][] : {{.*}} to memref<192x72xf16, #gpu.address_space<workgroup>>
 // CHECK:           %[[VS:.+]] = memref.view %[[SMEM]][%c27648{{.*}}][] : {{.*}} to memref<192x72xf16, #gpu.address_space<workgroup>>
@@ -44,11 +45,14 @@
 // CHECK:             nvvm.cp.async.commit.group
 // CHECK-NEXT:        nvvm.cp.async.wait.group 2
 // CHECK-NEXT:        gpu.barrier
-// The update reads stage (kt − kLo) mod 3 of each ring.
+// The update reads stage (kt − kLo) mod 3 of each ring: rows 64 · stage on,
+// element offset 64 · stage · 72.
 // CHECK:             %[[STAGE:.+]] = arith.remui %[[STEP]], %c3{{.*}} : index
 // CHECK:             %[[ROW:.+]] = arith.muli %[[STAGE]], %c64{{.*}} : index
-// CHECK:             %[[KT_S:.+]] = memref.subview %[[KS]][%[[ROW]], 0] [64, 72] [1, 1]
-// CHECK:             %[[VT_S:.+]] = memref.subview %[[VS]][%[[ROW]], 0] [64, 72] [1, 1]
+// CHECK:             %[[KOFF:.+]] = arith.muli %[[ROW]], %c72{{.*}} : index
+// CHECK:             %[[KT_S:.+]] = memref.reinterpret_cast %[[KS]] to offset: [%[[KOFF]]], sizes: [64, 72], strides: [72, 1]
+// CHECK:             %[[VOFF:.+]] = arith.muli %[[ROW]], %c72{{.*}} : index
+// CHECK:             %[[VT_S:.+]] = memref.reinterpret_cast %[[VS]] to offset: [%[[VOFF]]], sizes: [64, 72], strides: [72, 1]
 // CHECK:             attn.tile_update {{.*}} staged(%[[KT_S]], %[[VT_S]] : memref<64x72xf16, strided<[72, 1], offset: ?>, #gpu.address_space<workgroup>>, memref<64x72xf16, strided<[72, 1], offset: ?>, #gpu.address_space<workgroup>>)
 // The stage is refilled by a later iteration: a barrier first.
 // CHECK-NEXT:        gpu.barrier

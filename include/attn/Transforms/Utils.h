@@ -20,7 +20,10 @@ Value getLinearIndex(OpBuilder &b, Location loc, Value memref,
                      ValueRange indices);
 
 /// `memref` (identity layout) as a 1-D memref of all its elements, created
-/// right after `memref` is defined (one view serves every access).
+/// right after `memref` is defined (one view serves every access). A
+/// memref.reinterpret_cast, which the LLVM lowering takes directly (a
+/// collapse_shape would need -expand-strided-metadata over the whole
+/// unrolled kernel).
 Value getFlatView(OpBuilder &b, Value memref);
 
 } // namespace mlir::attn

@@ -5,6 +5,41 @@
 
 include "mlir/Pass/PassBase.td"
 
+def AttnConvertKernelsToNvvm : Pass<"attn-convert-kernels-to-nvvm",
+                                    "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Convert attn's GPU kernels to the LLVM and NVVM dialects in one conversion";
+  let description = [{
+    Does to the kernels of `-attn-lower-tiles-to-mma` what
+    `-convert-nvgpu-to-nvvm`, `-convert-scf-to-cf`, `-convert-gpu-to-nvvm`
+    and `-convert-nvvm-to-llvm` do in sequence, with the same upstream
+    patterns in one dialect conversion (one walk of the unrolled kernel
+    instead of five, the first a greedy rewrite of all of it). NVVM ops
+    stay, except those written as inline PTX; `gpu.module` stays for
+    `-attn-serialize-to-ptx`. An op of a dialect the kernels do not use is
+    an error. Unrealized casts are left for `-reconcile-unrealized-casts`.
+
+    ```mlir
+    gpu.func @k(%m: memref<?xf32>) kernel {
+      %t = gpu.thread_id x
+      %c0 = arith.constant 0.0 : f32
+      memref.store %c0, %m[%t] : memref<?xf32>
+      gpu.return
+    }
+    // -attn-convert-kernels-to-nvvm →
+    llvm.func @k(%p0: !llvm.ptr, %p1: !llvm.ptr, %o: i64, %s: i64, %st: i64)
+        attributes {gpu.kernel, nvvm.kernel} {
+      %t = nvvm.read.ptx.sreg.tid.x : i32
+      ...
+      llvm.store %c0, %gep : f32, !llvm.ptr
+      llvm.return
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect",
+                           "::mlir::NVVM::NVVMDialect",
+                           "::mlir::cf::ControlFlowDialect"];
+}
+
 def AttnDumpPtx : Pass<"attn-dump-ptx", "::mlir::ModuleOp"> {
   let summary = "Print the PTX of every gpu.binary (format=isa) to stdout";
   let description = [{

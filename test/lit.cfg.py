@@ -72,6 +72,13 @@ config.available_features.add("cpu-jit")
 # is needed.
 if os.path.exists(os.path.join(config.attn_tools_dir, "attn-compile")):
     config.available_features.add("cuda-toolkit")
+# libdevice: the toolkit's libdevice, for tests that link it (%cuda_toolkit
+# is the toolkit's root).
+if os.path.exists(
+    os.path.join(config.cuda_toolkit, "nvvm", "libdevice", "libdevice.10.bc")
+):
+    config.available_features.add("libdevice")
+    config.substitutions.append(("%cuda_toolkit", config.cuda_toolkit))
 
 
 # cuda: only with a visible NVIDIA GPU.

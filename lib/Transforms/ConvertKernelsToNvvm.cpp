@@ -10,12 +10,16 @@
 //      kernels use (arith, with ceildivsi expanded as -convert-gpu-to-nvvm
 //      does first; cf, memref, vector, math through libdevice);
 //   3. NVVM ops stay legal unless they are written as inline PTX (those
-//      without an LLVM intrinsic, such as cp.async with a source size);
-//   4. a full conversion: an op of any other dialect is an error.
+//      without an LLVM intrinsic, such as nvvm.barrier.arrive with a thread
+//      count);
+//   4. a full conversion: an op the patterns do not cover is an error.
 //
 // The four passes each walk the whole unrolled kernel, and
 // -convert-gpu-to-nvvm starts with a greedy rewrite of all of it; this
-// pass walks it once. The PTX is the same as the four passes'.
+// pass walks it once. For the ops attn's kernels contain the PTX is the
+// same as the four passes'. Not covered (they fail to legalize, loudly):
+// what -convert-gpu-to-nvvm's greedy rewrite handles (gpu.global_id,
+// 64-bit shuffles, n-D vector.from_elements), ub, func and index ops.
 //
 //===----------------------------------------------------------------------===//
 

@@ -7,7 +7,7 @@
 //   1. the module is translated to LLVM IR and linked with the target's
 //      libraries (libdevice for the soft-cap's tanh), as by the NVVM
 //      target's own serializer (SerializeGPUModuleBase), but only when it
-//      calls a function it does not define;
+//      declares a function or variable it does not define;
 //   2. at O ≥ 1, a short pipeline of the passes these kernels need
 //      (kKernelPipeline) instead of LLVM's O2 (O0 stays O0);
 //   3. NVPTX generates PTX and a gpu.binary replaces the module.
@@ -48,22 +48,24 @@ namespace {
 /// They arrive unrolled by attn's passes, as one function with one key loop
 /// and straight-line code around it, full of descriptor struct traffic and
 /// index math to fold:
-///   1. resolve libdevice's __nvvm_reflect queries for the chip and inline
-///      its functions (the soft-cap's tanh), as O2 does;
-///   2. ranges of thread and block ids (nvvm-intr-range), which
-///      correlated-propagation uses to narrow index math;
+///   1. the target's pipeline-start passes, as at O2: nvvm-reflect answers
+///      libdevice's __nvvm_reflect queries for the chip (__CUDA_ARCH,
+///      __CUDA_FTZ), nvvm-intr-range gives thread and block ids their
+///      ranges (correlated-propagation narrows index math with them);
+///   2. inline libdevice's functions (the soft-cap's tanh);
 ///   3. fold the struct traffic and the constant index math (early-cse,
 ///      instcombine, simplifycfg);
 ///   4. hoist the loop-invariant addresses out of the key loop (licm);
 ///   5. canonical loops (rotate, indvars, deletion) and constant-trip loops
 ///      unrolled: ptxas unrolls the cp.async copy loops in this form;
 ///   6. clean up after them (early-cse with memory SSA, instcombine,
-///      simplifycfg).
+///      simplifycfg) and drop what libdevice left unused (globaldce).
+/// This string is steps 2 to 6; step 1 comes from the target machine.
 constexpr llvm::StringLiteral kKernelPipeline =
-    "nvvm-reflect,cgscc(inline),function(nvvm-intr-range,early-cse,"
-    "instcombine,simplifycfg,correlated-propagation,loop-mssa(licm),"
+    "cgscc(inline),function(early-cse,instcombine,simplifycfg,"
+    "correlated-propagation,loop-mssa(licm),"
     "loop(loop-rotate,indvars,loop-deletion,loop-unroll-full),"
-    "early-cse<memssa>,instcombine,simplifycfg)";
+    "early-cse<memssa>,instcombine,simplifycfg),globaldce";
 
 /// The NVVM target's serialization to PTX, with step 2 as its optimization.
 class PtxSerializer : public NVVM::SerializeGPUModuleBase {
@@ -71,14 +73,21 @@ public:
   using SerializeGPUModuleBase::SerializeGPUModuleBase;
 
 protected:
-  /// The target's libraries (libdevice) only when the kernel calls one of
-  /// their functions: parsing libdevice's bitcode takes ~3 ms, and most
-  /// kernels call none (only the soft-cap's tanh does).
+  /// The target's libraries (libdevice) only when the module declares a
+  /// function or variable it does not define, which only they can provide:
+  /// parsing libdevice's bitcode takes ~3 ms, and most kernels declare
+  /// nothing (only the soft-cap's tanh does).
   std::optional<SmallVector<std::unique_ptr<llvm::Module>>>
   loadBitcodeFiles(llvm::Module &llvmModule) override {
-    if (llvm::none_of(llvmModule.functions(), [](const llvm::Function &f) {
-          return f.isDeclaration() && !f.isIntrinsic();
-        }))
+    bool declares =
+        llvm::any_of(llvmModule.functions(),
+                     [](const llvm::Function &f) {
+                       return f.isDeclaration() && !f.isIntrinsic();
+                     }) ||
+        llvm::any_of(llvmModule.globals(), [](const llvm::GlobalVariable &g) {
+          return g.isDeclaration();
+        });
+    if (!declares)
       return SmallVector<std::unique_ptr<llvm::Module>>();
     return SerializeGPUModuleBase::loadBitcodeFiles(llvmModule);
   }
@@ -102,9 +111,11 @@ protected:
     llvm::ModulePassManager mpm;
     if (level <= 0) {
       mpm = pb.buildO0DefaultPipeline(llvm::OptimizationLevel::O0);
-    } else if (llvm::Error error = pb.parsePassPipeline(mpm, kKernelPipeline)) {
-      return getOperation().emitError()
-             << "invalid LLVM pipeline: " << llvm::toString(std::move(error));
+    } else {
+      pb.invokePipelineStartEPCallbacks(mpm, llvm::OptimizationLevel::O2);
+      if (llvm::Error error = pb.parsePassPipeline(mpm, kKernelPipeline))
+        return getOperation().emitError()
+               << "invalid LLVM pipeline: " << llvm::toString(std::move(error));
     }
     mpm.run(llvmModule, mam);
     return success();

@@ -128,6 +128,17 @@ FailureOr<TiledKernel> mlir::attn::matchTiledKernel(gpu::GPUFuncOp kernel) {
     return t.update.emitError()
            << "expects the update directly in an scf.for without results "
            << "between attn.tile_init and attn.tile_finalize";
+  // The GPU passes address global tensors through flat row-major views
+  // (getFlatView, getLinearIndex): other layouts would be read wrongly.
+  for (Operation *op : {t.init.getOperation(), t.update.getOperation(),
+                        t.finalize.getOperation()})
+    for (Value v : op->getOperands()) {
+      auto type = dyn_cast<MemRefType>(v.getType());
+      if (type && !type.getMemorySpace() && !type.getLayout().isIdentity())
+        return op->emitError()
+               << "expects memrefs with the identity layout (contiguous, "
+               << "row-major), got " << type;
+    }
   if (t.update.getRowMax() != t.init.getRowMax() ||
       t.finalize.getRowMax() != t.init.getRowMax() ||
       t.update.getRowSum() != t.init.getRowSum() ||

@@ -65,6 +65,20 @@ gpu.module @kernels {
 
 // -----
 
+// NVVM ops without an LLVM intrinsic become inline PTX; the others stay.
+// CHECK-LABEL: gpu.module @inline_ptx
+// CHECK:         llvm.inline_asm has_side_effects asm_dialect = att "bar.arrive $0, $1;"
+// CHECK:         nvvm.barrier0
+gpu.module @inline_ptx {
+  gpu.func @arrive(%id: i32, %n: i32) kernel {
+    nvvm.barrier.arrive id = %id number_of_threads = %n
+    gpu.barrier
+    gpu.return
+  }
+}
+
+// -----
+
 // Ops the kernels never contain are not converted silently: affine.apply
 // (the pipeline runs no -lower-affine) stops the conversion.
 gpu.module @kernels {

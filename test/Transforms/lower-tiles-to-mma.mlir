@@ -273,6 +273,26 @@ gpu.module @kernels {
 
 // -----
 
+// A strided Q (a slice of a larger buffer): the kernels read Q, K, V, O and
+// LSE through flat row-major views, so other layouts are refused.
+gpu.module @kernels {
+  gpu.func @strided_q(%q: memref<?x8x?x64xf16, strided<[?, ?, 64, 1], offset: ?>>, %k: memref<?x8x?x64xf16>, %o: memref<?x8x?x64xf16>, %lse: memref<?x8x?xf32>, %qs: memref<64x72xf16, #gpu.address_space<workgroup>>, %i: index) kernel {
+    %c1 = arith.constant 1 : index
+    %qt = memref.alloca() : memref<64x64xf32>
+    %m = memref.alloca() : memref<64xf32>
+    %acc = memref.alloca() : memref<64x64xf32>
+    // expected-error @+1 {{expects memrefs with the identity layout (contiguous, row-major), got 'memref<?x8x?x64xf16, strided<[?, ?, 64, 1], offset: ?>>'}}
+    attn.tile_init %q[%i, %i, %i] staged(%qs : memref<64x72xf16, #gpu.address_space<workgroup>>) into %qt state(%m, %m, %acc) {q_scale = 0.125 : f64} : memref<?x8x?x64xf16, strided<[?, ?, 64, 1], offset: ?>>, memref<64x64xf32>, memref<64xf32>, memref<64x64xf32>
+    scf.for %kt = %i to %i step %c1 {
+      attn.tile_update %qt, %k, %k staged(%qs, %qs : memref<64x72xf16, #gpu.address_space<workgroup>>, memref<64x72xf16, #gpu.address_space<workgroup>>) scratch %acc state(%m, %m, %acc) at(%i, %i, %i, %i, %kt) query_length %i {masked} : memref<64x64xf32>, memref<?x8x?x64xf16>, memref<?x8x?x64xf16>, memref<64x64xf32>, memref<64xf32>, memref<64x64xf32>
+    }
+    attn.tile_finalize state(%m, %m, %acc) into %o, %lse at(%i, %i, %i) : memref<64xf32>, memref<64x64xf32>, memref<?x8x?x64xf16>, memref<?x8x?xf32>
+    gpu.return
+  }
+}
+
+// -----
+
 // 32 query rows: not a whole number of 16-row tiles per warp.
 gpu.module @kernels {
   gpu.func @rows_32(%q: memref<?x8x?x64xf16>, %o: memref<?x8x?x64xf16>, %lse: memref<?x8x?xf32>, %qs: memref<32x72xf16, #gpu.address_space<workgroup>>, %ks: memref<64x72xf16, #gpu.address_space<workgroup>>, %i: index) kernel {

@@ -13,10 +13,13 @@ def AttnConvertKernelsToNvvm : Pass<"attn-convert-kernels-to-nvvm",
     `-convert-nvgpu-to-nvvm`, `-convert-scf-to-cf`, `-convert-gpu-to-nvvm`
     and `-convert-nvvm-to-llvm` do in sequence, with the same upstream
     patterns in one dialect conversion (one walk of the unrolled kernel
-    instead of five, the first a greedy rewrite of all of it). NVVM ops
-    stay, except those written as inline PTX; `gpu.module` stays for
-    `-attn-serialize-to-ptx`. An op of a dialect the kernels do not use is
-    an error. Unrealized casts are left for `-reconcile-unrealized-casts`.
+    instead of five, the first a greedy rewrite of all of it). For the ops
+    attn's kernels contain, the result is the four passes'. NVVM ops stay,
+    except those written as inline PTX; `gpu.module` stays for
+    `-attn-serialize-to-ptx`. An op the patterns do not cover (ops of other
+    dialects, and what `-convert-gpu-to-nvvm`'s greedy rewrite handles:
+    `gpu.global_id`, 64-bit shuffles, n-D `vector.from_elements`) is an
+    error. Unrealized casts are left for `-reconcile-unrealized-casts`.
 
     ```mlir
     gpu.func @k(%m: memref<?xf32>) kernel {
@@ -190,8 +193,10 @@ def AttnSerializeToPtx : Pass<"attn-serialize-to-ptx", "::mlir::ModuleOp"> {
     passes; on 1024 of them the key loops keep every memory, MMA and float
     instruction of O2's, ptxas emits 5% fewer instructions, and the
     optimization takes half the time (it was the largest share of spec →
-    PTX). The target's libraries are linked only when a kernel calls one of
-    their functions.
+    PTX). The target's pipeline-start passes run first, as at O2 (nvvm-reflect
+    answers libdevice's queries for the target's chip). The target's
+    libraries are linked only when the module declares a function or
+    variable it does not define.
 
     ```mlir
     gpu.module @attn_kernels [#nvvm.target<chip = "sm_80", features = "+ptx80">] {

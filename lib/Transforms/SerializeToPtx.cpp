@@ -57,7 +57,9 @@ namespace {
 ///      instcombine, simplifycfg);
 ///   4. hoist the loop-invariant addresses out of the key loop (licm);
 ///   5. canonical loops (rotate, indvars, deletion) and constant-trip loops
-///      unrolled: ptxas unrolls the cp.async copy loops in this form;
+///      unrolled (-attn-stage-shared-memory's copy loops, kept for rows
+///      that 128 threads do not split evenly, e.g. D = 96 or 59, are left
+///      to ptxas, which unrolls them in this form);
 ///   6. clean up after them (early-cse with memory SSA, instcombine,
 ///      simplifycfg) and drop what libdevice left unused (globaldce).
 /// This string is steps 2 to 6; step 1 comes from the target machine.

@@ -45,6 +45,10 @@ using namespace mlir::attn::gpu_kernel;
 
 namespace {
 
+/// The most 16-byte copies of one tile a thread issues unrolled; larger
+/// tiles are copied by a loop (see Stager::copyTile).
+constexpr int64_t kMaxUnrolledCopies = 8;
+
 /// The kernel's tiled form (-attn-map-to-gpu), with the update at
 /// k_begin = kt·BN of a loop of step 1 (the stage of key tile kt follows
 /// from kt), or failure (reported).
@@ -98,12 +102,17 @@ private:
         smem, idx(byteOffset), ValueRange{});
   }
 
-  /// smem[row0S + r][c] = global[batch, head, row0 + r, c] for r < tileRows
-  /// and c < cols (the padded width), 0 outside [0, rowsValid) × [0, D);
-  /// the copies read the flat view of `global`.
-  void copyTile(Value global, Value batch, Value head, Value row0,
-                Value rowsValid, Value smem, Value row0S, int64_t tileRows,
-                int64_t cols);
+  /// A global tensor and the shared-memory buffer its tile goes to.
+  struct TileCopy {
+    Value global, smem;
+  };
+  /// For each copy: smem[row0S + r][c] = global[batch, head, row0 + r, c]
+  /// for r < tileRows and c < cols (the padded width), 0 outside
+  /// [0, rowsValid) × [0, D); the copies read the flat view of `global`.
+  /// The tensors have one row length; their rows are copied in turn (K and
+  /// V share every index computation and none stays live for long).
+  void copyTile(ArrayRef<TileCopy> copies, Value batch, Value head, Value row0,
+                Value rowsValid, Value row0S, int64_t tileRows, int64_t cols);
   /// K and V rows of key tile `tile` into ring stage `stage`.
   void copyKeyTile(Value tile, Value stage);
 
@@ -116,23 +125,70 @@ private:
   llvm::DenseMap<Value, Value> flatViews; // of Q, K and V
 };
 
-void Stager::copyTile(Value global, Value batch, Value head, Value row0,
-                      Value rowsValid, Value smem, Value row0S,
+void Stager::copyTile(ArrayRef<TileCopy> copies, Value batch, Value head,
+                      Value row0, Value rowsValid, Value row0S,
                       int64_t tileRows, int64_t cols) {
-  int64_t rowLen = cast<MemRefType>(global.getType()).getShape()[3];
-  // Row r of the tile is at base + r·rowLen of the flat buffer.
-  Value base = getLinearIndex(b, b.getLoc(), global, {batch, head, row0});
-  Value &flat = flatViews[global];
-  if (!flat)
-    flat = getFlatView(b, global);
+  int64_t rowLen = cast<MemRefType>(copies[0].global.getType()).getShape()[3];
+  // Row r of a tile is at base + r·rowLen of the tensor's flat buffer.
+  struct Source {
+    Value flat, base;
+  };
+  SmallVector<Source> sources;
+  for (const TileCopy &copy : copies) {
+    Value &flat = flatViews[copy.global];
+    if (!flat)
+      flat = getFlatView(b, copy.global);
+    sources.push_back({flat, getLinearIndex(b, b.getLoc(), copy.global,
+                                            {batch, head, row0})});
+  }
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   // 16-byte copies (cp.async.cg: the tiles are read once per CTA, L2 is
   // where K/V are shared between CTAs): global addresses stay 16-byte
   // aligned (bases and rows are multiples of 8 elements); zero fill outside
-  // the tile (source size 0, from a valid address). Rows of another length
-  // (e.g. D = 59) go element by element.
+  // the tile (source size 0, from a valid address: element 0). Rows of
+  // another length (e.g. D = 59) go element by element.
   int64_t vec = rowLen % 8 == 0 ? 8 : 1;
   int64_t chunks = cols / vec;
+  auto asyncCopy = [&](Value smem, ValueRange dst, Value flat, Value src,
+                       Value valid) {
+    nvgpu::DeviceAsyncCopyOp::create(
+        b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), smem, dst, flat,
+        ValueRange{src}, b.getIndexAttr(8),
+        arith::SelectOp::create(b, valid, idx(8), idx(0)),
+        /*bypassL1=*/b.getUnitAttr());
+  };
+  int64_t rowsPerPass = kThreads / chunks;
+  if (vec == 8 && kThreads % chunks == 0 && tileRows % rowsPerPass == 0 &&
+      tileRows / rowsPerPass <= kMaxUnrolledCopies) {
+    // Unrolled: thread tid copies chunk c = tid mod chunks of rows
+    // r0 + j·rowsPerPass (r0 = tid / chunks), valid iff j·rowsPerPass <
+    // rowsLeft = rowsValid − r0 (0 when c ≥ rowLen): per copy a compare
+    // with a constant, a select and a constant offset. (A loop from tid in
+    // steps of kThreads hides its trip count from ptxas, which unrolls it
+    // by 4 with a remainder: ~18 instructions per copy instead of 6-10, and
+    // a third of ptxas' time at D = 64.) At most kMaxUnrolledCopies per
+    // thread: the 16 of a 64 × 256 or 128 × 128 Q tile made ptxas spill
+    // the D = 128, block-m = 128 kernels and gave larger code than the loop.
+    Value r0 = arith::DivUIOp::create(b, tid, idx(chunks));
+    Value c = mul(arith::RemUIOp::create(b, tid, idx(chunks)), idx(vec));
+    Value rowsLeft = arith::SubIOp::create(b, rowsValid, r0);
+    if (cols > rowLen)
+      rowsLeft = arith::SelectOp::create(b, lessThan(c, idx(rowLen)), rowsLeft,
+                                         idx(0));
+    Value offset0 = add(mul(r0, idx(rowLen)), c);
+    Value rS0 = add(row0S, r0);
+    for (int64_t j = 0; j < tileRows / rowsPerPass; ++j) {
+      Value valid = lessThan(idx(j * rowsPerPass), rowsLeft);
+      Value offset = add(offset0, idx(j * rowsPerPass * rowLen));
+      Value rS = add(rS0, idx(j * rowsPerPass));
+      for (auto [copy, source] : llvm::zip_equal(copies, sources))
+        asyncCopy(
+            copy.smem, {rS, c}, source.flat,
+            arith::SelectOp::create(b, valid, add(source.base, offset), idx(0)),
+            valid);
+    }
+    return;
+  }
   scf::ForOp::create(
       b, tid, idx(tileRows * chunks), idx(kThreads), ValueRange{},
       [&](OpBuilder &fb, Location, Value i, ValueRange) {
@@ -142,22 +198,21 @@ void Stager::copyTile(Value global, Value batch, Value head, Value row0,
         Value c = mul(arith::RemUIOp::create(b, i, idx(chunks)), idx(vec));
         Value valid = arith::AndIOp::create(b, lessThan(r, rowsValid),
                                             lessThan(c, idx(rowLen)));
-        Value linear = add(base, add(mul(r, idx(rowLen)), c));
-        Value safe = arith::SelectOp::create(b, valid, linear, idx(0));
+        Value offset = add(mul(r, idx(rowLen)), c);
         Value rS = add(row0S, r);
-        if (vec == 8) {
-          Value count = arith::SelectOp::create(b, valid, idx(8), idx(0));
-          nvgpu::DeviceAsyncCopyOp::create(
-              b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), smem,
-              ValueRange{rS, c}, flat, ValueRange{safe}, b.getIndexAttr(8),
-              count, /*bypassL1=*/b.getUnitAttr());
-        } else {
+        for (auto [copy, source] : llvm::zip_equal(copies, sources)) {
+          Value safe = arith::SelectOp::create(
+              b, valid, add(source.base, offset), idx(0));
+          if (vec == 8) {
+            asyncCopy(copy.smem, {rS, c}, source.flat, safe, valid);
+            continue;
+          }
           auto ft = cast<FloatType>(et);
           Value zero = arith::ConstantFloatOp::create(
               b, ft, APFloat::getZero(ft.getFloatSemantics()));
-          Value x = memref::LoadOp::create(b, flat, safe);
+          Value x = memref::LoadOp::create(b, source.flat, safe);
           x = arith::SelectOp::create(b, valid, x, zero);
-          memref::StoreOp::create(b, x, smem, ValueRange{rS, c});
+          memref::StoreOp::create(b, x, copy.smem, ValueRange{rS, c});
         }
         scf::YieldOp::create(b);
       });
@@ -168,10 +223,16 @@ void Stager::copyKeyTile(Value tile, Value stage) {
   Value keysLeft = arith::SubIOp::create(b, keyLength, k0);
   Value row0S = mul(stage, idx(blockN));
   TileUpdateOp u = t.update;
-  copyTile(u.getKey(), u.getBatch(), u.getKvHead(), k0, keysLeft, keyRing,
-           row0S, blockN, dp);
-  copyTile(u.getValue(), u.getBatch(), u.getKvHead(), k0, keysLeft, valueRing,
-           row0S, blockN, dvp);
+  TileCopy key{u.getKey(), keyRing}, value{u.getValue(), valueRing};
+  auto copy = [&](ArrayRef<TileCopy> copies, int64_t cols) {
+    copyTile(copies, u.getBatch(), u.getKvHead(), k0, keysLeft, row0S, blockN,
+             cols);
+  };
+  if (dp == dvp && cast<MemRefType>(key.global.getType()).getShape()[3] ==
+                       cast<MemRefType>(value.global.getType()).getShape()[3])
+    return copy({key, value}, dp);
+  copy(key, dp);
+  copy(value, dvp);
 }
 
 LogicalResult Stager::stage(gpu::GPUFuncOp kernel) {
@@ -211,8 +272,8 @@ LogicalResult Stager::stage(gpu::GPUFuncOp kernel) {
   Value q0 = init.getQBegin();
   Value rowsQ = arith::SubIOp::create(
       b, memref::DimOp::create(b, init.getQuery(), 2), q0);
-  copyTile(init.getQuery(), init.getBatch(), init.getHead(), q0, rowsQ,
-           queryTile, idx(0), blockM, dp);
+  copyTile(TileCopy{init.getQuery(), queryTile}, init.getBatch(),
+           init.getHead(), q0, rowsQ, idx(0), blockM, dp);
   commit();
   Value kLo = t.loop.getLowerBound(), kHi = t.loop.getUpperBound();
   for (int64_t s = 0; s + 1 < stages; ++s) {
@@ -233,15 +294,27 @@ LogicalResult Stager::stage(gpu::GPUFuncOp kernel) {
   b.setInsertionPointToStart(t.loop.getBody());
   Value kt = t.loop.getInductionVar();
   Value step = arith::SubIOp::create(b, kt, kLo);
+  // The stage of step s, s mod stages, computed in 32 bits (s counts key
+  // tiles, far below 2^32). The 64-bit urem is what LLVM's SCEV rewrites as
+  // s − stages·(s / stages); loop strength reduction then makes the stage's
+  // shared-memory addresses induction variables of their own (with 3
+  // stages at D = 64: 33 64-bit values updated per iteration, +6% SASS).
+  auto stageIndex = [&](Value s) {
+    Type i32 = b.getI32Type();
+    Value s32 = arith::IndexCastUIOp::create(b, i32, s);
+    return arith::IndexCastUIOp::create(
+        b, b.getIndexType(),
+        arith::RemUIOp::create(b, s32,
+                               arith::ConstantIntOp::create(b, i32, stages)));
+  };
   Value ahead = add(kt, idx(stages - 1));
   buildIfThen(b, lessThan(ahead, kHi), [&] {
-    copyKeyTile(ahead, arith::RemUIOp::create(b, add(step, idx(stages - 1)),
-                                              idx(stages)));
+    copyKeyTile(ahead, stageIndex(add(step, idx(stages - 1))));
   });
   commit();
   waitAndSync();
   b.setInsertionPoint(update);
-  Value row0 = mul(arith::RemUIOp::create(b, step, idx(stages)), idx(blockN));
+  Value row0 = mul(stageIndex(step), idx(blockN));
   // The stage as rows [row0, row0 + blockN) of the ring: a reinterpret_cast
   // (what a subview becomes in -expand-strided-metadata, which would
   // otherwise have to run over the whole unrolled kernel).

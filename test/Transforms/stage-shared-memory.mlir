@@ -21,12 +21,38 @@
 // Prologue: the Q tile by 16-byte cp.async copies (8 halves, zero fill
 // outside Sq) from Q's flat view, in its own group; then key tiles kLo and
 // kLo + 1 (stages − 1 of them), one group each, only inside the band.
-// CHECK:           scf.for
-// CHECK:             nvgpu.device_async_copy %[[QF]][%{{.+}}], %[[QS]][%{{.+}}, %{{.+}}], 8, %{{.+}} {bypassL1} : memref<?xf16> to memref<64x72xf16, #gpu.address_space<workgroup>>
+// The copies are unrolled: thread t copies chunk c = 8·(t mod 8) of rows
+// r0 + 16j (r0 = t / 8, j < 4); row j is valid iff 16j < Sq − q0 − r0, and
+// reads element base + 64·r0 + c + 1024j, or element 0 when it is not.
+// CHECK:           %[[TID:.+]] = gpu.thread_id x
+// CHECK:           %[[R0:.+]] = arith.divui %[[TID]], %c8{{.*}} : index
+// CHECK:           %[[CH:.+]] = arith.remui %[[TID]], %c8{{.*}} : index
+// CHECK:           %[[C:.+]] = arith.muli %[[CH]], %c8{{.*}} : index
+// CHECK:           %[[LEFT:.+]] = arith.subi %{{.+}}, %[[R0]] : index
+// CHECK:           %[[V0:.+]] = arith.cmpi slt, %c0{{.*}}, %[[LEFT]] : index
+// CHECK:           %[[SRC0:.+]] = arith.select %[[V0]], %{{.+}}, %c0{{.*}} : index
+// CHECK:           %[[N0:.+]] = arith.select %[[V0]], %c8{{.*}}, %c0{{.*}} : index
+// CHECK:           nvgpu.device_async_copy %[[QF]][%[[SRC0]]], %[[QS]][%{{.+}}, %[[C]]], 8, %[[N0]] {bypassL1} : memref<?xf16> to memref<64x72xf16, #gpu.address_space<workgroup>>
+// CHECK:           arith.cmpi slt, %c16{{.*}}, %[[LEFT]] : index
+// CHECK:           arith.addi %{{.+}}, %c1024{{.*}} : index
+// CHECK:           nvgpu.device_async_copy %[[QF]]
+// CHECK:           arith.cmpi slt, %c32{{.*}}, %[[LEFT]] : index
+// CHECK:           nvgpu.device_async_copy %[[QF]]
+// CHECK:           arith.cmpi slt, %c48{{.*}}, %[[LEFT]] : index
+// CHECK:           nvgpu.device_async_copy %[[QF]]
+// CHECK-NOT:       nvgpu.device_async_copy
+// K and V (same row length) row by row, sharing the index computations.
 // CHECK:           nvvm.cp.async.commit.group
 // CHECK:           scf.if
 // CHECK:             nvgpu.device_async_copy {{.*}}, %[[KS]]
 // CHECK:             nvgpu.device_async_copy {{.*}}, %[[VS]]
+// CHECK:             nvgpu.device_async_copy {{.*}}, %[[KS]]
+// CHECK:             nvgpu.device_async_copy {{.*}}, %[[VS]]
+// CHECK:             nvgpu.device_async_copy {{.*}}, %[[KS]]
+// CHECK:             nvgpu.device_async_copy {{.*}}, %[[VS]]
+// CHECK:             nvgpu.device_async_copy {{.*}}, %[[KS]]
+// CHECK:             nvgpu.device_async_copy {{.*}}, %[[VS]]
+// CHECK-NOT:         nvgpu.device_async_copy
 // CHECK:           nvvm.cp.async.commit.group
 // CHECK:           scf.if
 // CHECK:           nvvm.cp.async.commit.group
@@ -45,9 +71,11 @@
 // CHECK:             nvvm.cp.async.commit.group
 // CHECK-NEXT:        nvvm.cp.async.wait.group 2
 // CHECK-NEXT:        gpu.barrier
-// The update reads stage (kt − kLo) mod 3 of each ring: rows 64 · stage on,
-// element offset 64 · stage · 72.
-// CHECK:             %[[STAGE:.+]] = arith.remui %[[STEP]], %c3{{.*}} : index
+// The update reads stage (kt − kLo) mod 3 of each ring (computed in 32
+// bits): rows 64 · stage on, element offset 64 · stage · 72.
+// CHECK:             %[[STEP32:.+]] = arith.index_castui %[[STEP]] : index to i32
+// CHECK:             %[[STAGE32:.+]] = arith.remui %[[STEP32]], %c3_i32{{.*}} : i32
+// CHECK:             %[[STAGE:.+]] = arith.index_castui %[[STAGE32]] : i32 to index
 // CHECK:             %[[ROW:.+]] = arith.muli %[[STAGE]], %c64{{.*}} : index
 // CHECK:             %[[KOFF:.+]] = arith.muli %[[ROW]], %c72{{.*}} : index
 // CHECK:             %[[KT_S:.+]] = memref.reinterpret_cast %[[KS]] to offset: [%[[KOFF]]], sizes: [64, 72], strides: [72, 1]
@@ -78,6 +106,101 @@ gpu.module @kernels {
       attn.tile_update %qt, %k, %v scratch %s state(%m, %l, %acc) at(%b, %h, %hkv, %q0, %k0) query_length %sq {masked} : memref<64x64xf32>, memref<?x2x?x64xf16>, memref<?x2x?x64xf16>, memref<64x64xf32>, memref<64xf32>, memref<64x64xf32>
     }
     attn.tile_finalize state(%m, %l, %acc) into %o, %lse at(%b, %h, %q0) : memref<64xf32>, memref<64x64xf32>, memref<?x8x?x64xf16>, memref<?x8x?xf32>
+    gpu.return
+  }
+}
+
+// -----
+
+// D = 24 and Dv = 64: rows of different lengths, so the K and V tiles are
+// copied one after the other (32 rows per pass of 4 chunks for K, 16 of 8
+// for V). K's rows are padded to 32 halves: threads whose chunk starts at
+// c = 24 have no rows to read and zero-fill theirs.
+// CHECK-LABEL:   gpu.func @mixed_widths
+// CHECK:           %[[KS:.+]] = memref.view {{.*}} to memref<192x40xf16, #gpu.address_space<workgroup>>
+// CHECK:           %[[VS:.+]] = memref.view {{.*}} to memref<192x72xf16, #gpu.address_space<workgroup>>
+// CHECK:           scf.for
+// CHECK:             %[[TID:.+]] = gpu.thread_id x
+// CHECK:             %[[KR0:.+]] = arith.divui %[[TID]], %c4{{.*}} : index
+// CHECK:             %[[KC:.+]] = arith.muli {{.*}}, %c8{{.*}} : index
+// CHECK:             %[[KROWS:.+]] = arith.subi %{{.+}}, %[[KR0]] : index
+// CHECK:             %[[INROW:.+]] = arith.cmpi slt, %[[KC]], %c24{{.*}} : index
+// CHECK:             %[[KLEFT:.+]] = arith.select %[[INROW]], %[[KROWS]], %c0{{.*}} : index
+// CHECK:             arith.cmpi slt, %c0{{.*}}, %[[KLEFT]] : index
+// CHECK:             nvgpu.device_async_copy {{.*}}, %[[KS]]
+// CHECK:             arith.cmpi slt, %c32{{.*}}, %[[KLEFT]] : index
+// CHECK:             nvgpu.device_async_copy {{.*}}, %[[KS]]
+// CHECK:             arith.divui %{{.+}}, %c8{{.*}} : index
+// CHECK-COUNT-4:     nvgpu.device_async_copy {{.*}}, %[[VS]]
+// CHECK-NOT:         nvgpu.device_async_copy
+// CHECK:             nvvm.cp.async.commit.group
+gpu.module @kernels {
+  gpu.func @mixed_widths(%q: memref<?x8x?x24xf16>, %k: memref<?x2x?x24xf16>, %v: memref<?x2x?x64xf16>, %o: memref<?x8x?x64xf16>, %lse: memref<?x8x?xf32>, %sq: index, %lo: index, %hi: index) kernel attributes {attn.dynamic_shared_memory = 43008 : i64, attn.key_tile_cols = 64 : i64, attn.query_tile_rows = 64 : i64, attn.stages = 3 : i64} {
+    %c1 = arith.constant 1 : index
+    %c4 = arith.constant 4 : index
+    %c64 = arith.constant 64 : index
+    %qt = memref.alloca() : memref<24x64xf32>
+    %m = memref.alloca() : memref<64xf32>
+    %l = memref.alloca() : memref<64xf32>
+    %acc = memref.alloca() : memref<64x64xf32>
+    %s = memref.alloca() : memref<64x64xf32>
+    %x = gpu.block_id x
+    %h = gpu.block_id y
+    %b = gpu.block_id z
+    %q0 = arith.muli %x, %c64 : index
+    %hkv = arith.divui %h, %c4 : index
+    attn.tile_init %q[%b, %h, %q0] into %qt state(%m, %l, %acc) {q_scale = 0.125 : f64} : memref<?x8x?x24xf16>, memref<24x64xf32>, memref<64xf32>, memref<64x64xf32>
+    scf.for %kt = %lo to %hi step %c1 {
+      %k0 = arith.muli %kt, %c64 : index
+      attn.tile_update %qt, %k, %v scratch %s state(%m, %l, %acc) at(%b, %h, %hkv, %q0, %k0) query_length %sq {masked} : memref<24x64xf32>, memref<?x2x?x24xf16>, memref<?x2x?x64xf16>, memref<64x64xf32>, memref<64xf32>, memref<64x64xf32>
+    }
+    attn.tile_finalize state(%m, %l, %acc) into %o, %lse at(%b, %h, %q0) : memref<64xf32>, memref<64x64xf32>, memref<?x8x?x64xf16>, memref<?x8x?xf32>
+    gpu.return
+  }
+}
+
+// -----
+
+// D = Dv = 256, 64 × 32 tiles, 2 stages: a thread would issue 16 copies of
+// the Q tile (2048 chunks of 8 halves), more than the 8 that are unrolled,
+// so Q goes through a loop; K and V (8 copies each) are unrolled in pairs.
+// CHECK-LABEL:   gpu.func @wide_query
+// CHECK:           %[[KS:.+]] = memref.view {{.*}} to memref<64x264xf16, #gpu.address_space<workgroup>>
+// CHECK:           %[[VS:.+]] = memref.view {{.*}} to memref<64x264xf16, #gpu.address_space<workgroup>>
+// CHECK:           %[[QS:.+]] = memref.view {{.*}}[%c67584{{.*}}][] : {{.*}} to memref<64x264xf16, #gpu.address_space<workgroup>>
+// CHECK:           %[[TID:.+]] = gpu.thread_id x
+// CHECK:           scf.for %{{.+}} = %[[TID]] to %c2048{{.*}} step %c128
+// CHECK:             nvgpu.device_async_copy {{.*}}, %[[QS]]
+// CHECK:           nvvm.cp.async.commit.group
+// CHECK:           scf.if
+// CHECK-NOT:         scf.for
+// CHECK:             nvgpu.device_async_copy {{.*}}, %[[KS]]
+// CHECK:             nvgpu.device_async_copy {{.*}}, %[[VS]]
+// CHECK-COUNT-14:    nvgpu.device_async_copy
+// CHECK-NOT:         nvgpu.device_async_copy
+// CHECK:           nvvm.cp.async.commit.group
+gpu.module @kernels {
+  gpu.func @wide_query(%q: memref<?x8x?x256xf16>, %k: memref<?x2x?x256xf16>, %v: memref<?x2x?x256xf16>, %o: memref<?x8x?x256xf16>, %lse: memref<?x8x?xf32>, %sq: index, %lo: index, %hi: index) kernel attributes {attn.dynamic_shared_memory = 101376 : i64, attn.key_tile_cols = 32 : i64, attn.query_tile_rows = 64 : i64, attn.stages = 2 : i64} {
+    %c1 = arith.constant 1 : index
+    %c4 = arith.constant 4 : index
+    %c32 = arith.constant 32 : index
+    %c64 = arith.constant 64 : index
+    %qt = memref.alloca() : memref<256x64xf32>
+    %m = memref.alloca() : memref<64xf32>
+    %l = memref.alloca() : memref<64xf32>
+    %acc = memref.alloca() : memref<256x64xf32>
+    %s = memref.alloca() : memref<32x64xf32>
+    %x = gpu.block_id x
+    %h = gpu.block_id y
+    %b = gpu.block_id z
+    %q0 = arith.muli %x, %c64 : index
+    %hkv = arith.divui %h, %c4 : index
+    attn.tile_init %q[%b, %h, %q0] into %qt state(%m, %l, %acc) {q_scale = 0.0625 : f64} : memref<?x8x?x256xf16>, memref<256x64xf32>, memref<64xf32>, memref<256x64xf32>
+    scf.for %kt = %lo to %hi step %c1 {
+      %k0 = arith.muli %kt, %c32 : index
+      attn.tile_update %qt, %k, %v scratch %s state(%m, %l, %acc) at(%b, %h, %hkv, %q0, %k0) query_length %sq : memref<256x64xf32>, memref<?x2x?x256xf16>, memref<?x2x?x256xf16>, memref<32x64xf32>, memref<64xf32>, memref<256x64xf32>
+    }
+    attn.tile_finalize state(%m, %l, %acc) into %o, %lse at(%b, %h, %q0) : memref<64xf32>, memref<256x64xf32>, memref<?x8x?x256xf16>, memref<?x8x?xf32>
     gpu.return
   }
 }

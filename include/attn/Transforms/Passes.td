@@ -232,7 +232,13 @@ def AttnStageSharedMemory : Pass<"attn-stage-shared-memory", "::mlir::ModuleOp">
     Copies are 16-byte `cp.async.cg` (L2 only: each tile is read once per
     CTA) with zero fill outside the tile (rows past Sq/Sk, columns past the
     head dim up to its multiple of 16); rows whose length is not a multiple
-    of 8 elements (e.g. D = 59) are copied element by element. Shared rows
+    of 8 elements (e.g. D = 59) are copied element by element. When the
+    tile's 16-byte chunks split evenly among the 128 threads (D = 64, 128,
+    256), the copies are unrolled: each thread copies one chunk column of
+    rows `tid / chunks + j·(128 / chunks)`, each guarded by a compare with a
+    constant, and K and V rows alternate when they have one width;
+    otherwise they are a loop over `tid, tid + 128, …`. The stage index is
+    computed in 32 bits. Shared rows
     are padded by 8 halves so that `ldmatrix` is free of bank conflicts. The
     Q tile lives in the K ring's last stage when its fragments then move to
     registers (a barrier after `attn.tile_init` releases it), otherwise in

@@ -49,6 +49,11 @@ namespace {
 /// tiles are copied by a loop (see Stager::copyTile).
 constexpr int64_t kMaxUnrolledCopies = 8;
 
+/// The row length (head dim) of a [B, H, S, D] Q/K/V memref.
+int64_t rowLength(Value tensor) {
+  return cast<MemRefType>(tensor.getType()).getShape()[3];
+}
+
 /// The kernel's tiled form (-attn-map-to-gpu), with the update at
 /// k_begin = kt·BN of a loop of step 1 (the stage of key tile kt follows
 /// from kt), or failure (reported).
@@ -128,7 +133,12 @@ private:
 void Stager::copyTile(ArrayRef<TileCopy> copies, Value batch, Value head,
                       Value row0, Value rowsValid, Value row0S,
                       int64_t tileRows, int64_t cols) {
-  int64_t rowLen = cast<MemRefType>(copies[0].global.getType()).getShape()[3];
+  int64_t rowLen = rowLength(copies[0].global);
+  assert(llvm::all_of(copies,
+                      [&](const TileCopy &copy) {
+                        return rowLength(copy.global) == rowLen;
+                      }) &&
+         "the tiles copied together have one row length");
   // Row r of a tile is at base + r·rowLen of the tensor's flat buffer.
   struct Source {
     Value flat, base;
@@ -228,8 +238,8 @@ void Stager::copyKeyTile(Value tile, Value stage) {
     copyTile(copies, u.getBatch(), u.getKvHead(), k0, keysLeft, row0S, blockN,
              cols);
   };
-  if (dp == dvp && cast<MemRefType>(key.global.getType()).getShape()[3] ==
-                       cast<MemRefType>(value.global.getType()).getShape()[3])
+  // The same row length means the same padded width (dp = dvp).
+  if (rowLength(key.global) == rowLength(value.global))
     return copy({key, value}, dp);
   copy(key, dp);
   copy(value, dvp);
@@ -241,8 +251,7 @@ LogicalResult Stager::stage(gpu::GPUFuncOp kernel) {
   auto qType = cast<MemRefType>(init.getQuery().getType());
   int64_t blockM = cast<MemRefType>(init.getRowMax().getType()).getShape()[0];
   dp = roundUp(qType.getShape()[3], 16);
-  dvp =
-      roundUp(cast<MemRefType>(update.getValue().getType()).getShape()[3], 16);
+  dvp = roundUp(rowLength(update.getValue()), 16);
   SharedLayout layout(et.getIntOrFloatBitWidth() / 8, dp, dvp,
                       {blockM, blockN, stages});
   auto planned =

@@ -441,7 +441,6 @@ void FragmentLowering::lower() {
   TileInitOp init = t.init;
   TileUpdateOp update = t.update;
   TileFinalizeOp finalize = t.finalize;
-  auto f32Type = b.getF32Type();
 
   // 1. Lane coordinates and rows (warp w owns rows q0 + 16·mTiles·w +
   //    [0, 16·mTiles); a thread rows g + 8r), then the Q fragments of

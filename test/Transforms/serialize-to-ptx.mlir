@@ -4,6 +4,15 @@
 //
 // RUN: attn-opt %s -split-input-file -attn-serialize-to-ptx -verify-diagnostics | FileCheck %s
 // RUN: attn-opt %s -split-input-file -attn-serialize-to-ptx -attn-dump-ptx -verify-diagnostics -o /dev/null | FileCheck %s --check-prefix=PTX
+// NVPTX's code generation runs without slsr and nary-reassociate (which sit
+// between these passes), and the gate that drops them still asks LLVM's
+// -opt-bisect-limit about every other pass:
+// RUN: attn-opt %s -split-input-file -attn-serialize-to-ptx -verify-diagnostics -opt-bisect-limit=-1 -o /dev/null 2>&1 | FileCheck %s --check-prefix=BISECT
+// BISECT:      BISECT: running pass ({{[0-9]+}}) separate-const-offset-from-gep on function (axpy)
+// BISECT-NEXT: BISECT: running pass ({{[0-9]+}}) Speculatively execute instructions on function (axpy)
+// BISECT-NEXT: BISECT: running pass ({{[0-9]+}}) early-cse on function (axpy)
+// BISECT-NEXT: BISECT: running pass ({{[0-9]+}}) early-cse on function (axpy)
+// BISECT:      BISECT: running pass ({{[0-9]+}}) nvptx-isel on function (axpy)
 
 // CHECK-LABEL: module attributes {gpu.container_module}
 // CHECK-NOT:   gpu.module

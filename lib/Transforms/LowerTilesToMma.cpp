@@ -23,9 +23,13 @@
 //         l = α·l + rowsum P (per-thread partial sums)
 //      e. O = α·O + P·V: P's accumulators repacked as A fragments (P never
 //         leaves registers), V fragments by ldmatrix.x2.trans
-//   3. attn.tile_finalize: l summed over the quad, O / l and LSE = m + ln l
-//      stored with row/column predication, O as 32-bit pairs when Dv is
-//      even; rows with l = 0 get O = 0 and LSE = −inf.
+//   3. attn.tile_finalize: l summed over the quad, O · (1 / l) by
+//      rcp.approx (l ≥ 1 once a key is kept: exp2(0) for the row maximum)
+//      and LSE = m + ln l; a row's stores under one branch on the row,
+//      columns tested only on a tile that reaches past Dv, O as 32-bit
+//      pairs when Dv is even; rows with l = 0 get O = 0 and LSE = −inf.
+//      (An IEEE 1 / l brings ptxas' rcp slow-path subroutine, and a branch
+//      per store one block each: together 9% of ptxas' work at D = 128.)
 //
 //===----------------------------------------------------------------------===//
 
@@ -503,9 +507,9 @@ void FragmentLowering::lower() {
   b.setInsertionPointToEnd(body);
   scf::YieldOp::create(b, next);
 
-  // 3. O = acc / l, LSE = m + ln l (0 and −inf for rows with no key). With
-  //    Dv even, each thread's two adjacent columns go out as one 32-bit
-  //    store (column 2t is even, so the pair is 4-byte aligned).
+  // 3. O = acc · (1 / l), LSE = m + ln l (0 and −inf for rows with no
+  //    key). With Dv even, each thread's two adjacent columns go out as one
+  //    32-bit store (column 2t is even, so the pair is 4-byte aligned).
   b.setInsertionPoint(finalize);
   ValueRange fin = loop.getResults();
   Value out = finalize.getOutput(), lse = finalize.getLse();
@@ -519,54 +523,57 @@ void FragmentLowering::lower() {
     Value m = fin[r];
     Value any = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, l, zeroF);
     Value inv = arith::SelectOp::create(
-        b, any, arith::DivFOp::create(b, f32(1.0), l), zeroF);
+        b, any, intrinsic("llvm.nvvm.rcp.approx.ftz.f", l), zeroF);
     Value row = rowOf[r];
     Value rowOk = cmp(arith::CmpIPredicate::slt, row, sqOut);
     Value outRow = getLinearIndex(
         b, b.getLoc(), out, {finalize.getBatch(), finalize.getHead(), row});
-    for (int64_t nv = 0; nv < oTiles; ++nv) {
-      Value col = add(idx(8 * nv), mul(t4, idx(2)));
-      SmallVector<Value> x(2);
-      for (int64_t j = 0; j < 2; ++j)
-        x[j] = arith::TruncFOp::create(
-            b, et,
-            arith::MulFOp::create(
-                b, fin[2 * rowsPerThread + (mt * oTiles + nv) * 4 + 2 * i + j],
-                inv));
-      if (dv % 2 == 0) {
-        Value pair =
-            vector::FromElementsOp::create(b, VectorType::get({2}, et), x);
-        buildIfThen(b,
-                    arith::AndIOp::create(
-                        b, rowOk, cmp(arith::CmpIPredicate::slt, col, idx(dv))),
-                    [&] {
-                      vector::StoreOp::create(
-                          b, pair, outFlat, add(outRow, col),
-                          /*nontemporal=*/false, llvm::MaybeAlign(4));
-                    });
-        continue;
-      }
-      for (int64_t j = 0; j < 2; ++j) {
-        Value cj = add(col, idx(j));
-        buildIfThen(b,
-                    arith::AndIOp::create(
-                        b, rowOk, cmp(arith::CmpIPredicate::slt, cj, idx(dv))),
-                    [&] {
-                      memref::StoreOp::create(b, x[j], outFlat,
-                                              add(outRow, cj));
-                    });
-      }
-    }
     Value lseVal =
         arith::SelectOp::create(b, any, arith::AddFOp::create(b, m, log(l)),
                                 f32(-std::numeric_limits<double>::infinity()));
-    Value writer = arith::AndIOp::create(
-        b, rowOk, cmp(arith::CmpIPredicate::eq, t4, idx(0)));
-    buildIfThen(b, writer, [&] {
-      memref::StoreOp::create(
-          b, lseVal, lseFlat,
-          getLinearIndex(b, b.getLoc(), lse,
-                         {finalize.getBatch(), finalize.getHead(), row}));
+    // The row's stores under one branch; only a tile that reaches past Dv
+    // (8nv + 8 > Dv) tests its columns.
+    buildIfThen(b, rowOk, [&] {
+      auto storeIfColumn = [&](int64_t nv, Value column, int64_t width,
+                               llvm::function_ref<void()> store) {
+        if (8 * nv + 8 <= dv)
+          return store();
+        buildIfThen(b, cmp(arith::CmpIPredicate::sle, add(column, idx(width)),
+                           idx(dv)),
+                    store);
+      };
+      for (int64_t nv = 0; nv < oTiles; ++nv) {
+        Value col = add(idx(8 * nv), mul(t4, idx(2)));
+        SmallVector<Value> x(2);
+        for (int64_t j = 0; j < 2; ++j)
+          x[j] = arith::TruncFOp::create(
+              b, et,
+              arith::MulFOp::create(
+                  b,
+                  fin[2 * rowsPerThread + (mt * oTiles + nv) * 4 + 2 * i + j],
+                  inv));
+        if (dv % 2 == 0) {
+          Value pair =
+              vector::FromElementsOp::create(b, VectorType::get({2}, et), x);
+          storeIfColumn(nv, col, 2, [&] {
+            vector::StoreOp::create(b, pair, outFlat, add(outRow, col),
+                                    /*nontemporal=*/false, llvm::MaybeAlign(4));
+          });
+          continue;
+        }
+        for (int64_t j = 0; j < 2; ++j) {
+          Value cj = add(col, idx(j));
+          storeIfColumn(nv, cj, 1, [&] {
+            memref::StoreOp::create(b, x[j], outFlat, add(outRow, cj));
+          });
+        }
+      }
+      buildIfThen(b, cmp(arith::CmpIPredicate::eq, t4, idx(0)), [&] {
+        memref::StoreOp::create(
+            b, lseVal, lseFlat,
+            getLinearIndex(b, b.getLoc(), lse,
+                           {finalize.getBatch(), finalize.getHead(), row}));
+      });
     });
   }
 

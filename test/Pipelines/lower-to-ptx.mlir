@@ -2,9 +2,9 @@
 // (-attn-dump-ptx prints it). The instructions that matter: mma.sync
 // m16n8k16 f16/bf16→f32, ldmatrix (x4 for Q, x2 for K, x2.trans for V), quad
 // shuffles, barriers, the cp.async ring (16-byte copies, wait_group
-// stages − 1), ex2.approx for exp2 and lg2.approx for the LSE's log
-// (emitted directly, not libdevice calls), and no local-memory (spill)
-// traffic.
+// stages − 1), ex2.approx for exp2, lg2.approx for the LSE's log and
+// rcp.approx for 1 / l (emitted directly, not libdevice calls or IEEE
+// division), and no local-memory (spill) traffic.
 //
 // RUN: attn-opt %s -attn-lower-to-ptx='chip=sm_80' -attn-dump-ptx -o /dev/null | FileCheck %s --check-prefixes=CHECK,SM80
 // RUN: attn-opt %s -attn-lower-to-ptx='chip=sm_90a' -attn-dump-ptx -o /dev/null | FileCheck %s --check-prefixes=CHECK,SM90
@@ -30,6 +30,7 @@
 // CHECK-DAG:   st.global.b32
 // CHECK-DAG:   ex2.approx.f32
 // CHECK-DAG:   lg2.approx.f32
+// CHECK-DAG:   rcp.approx.ftz.f32
 // CHECK:       ret;
 
 // bf16 with an additive f32 bias and a soft-cap (tanh from libdevice), on

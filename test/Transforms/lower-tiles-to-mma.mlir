@@ -40,12 +40,22 @@
 // CHECK:             nvgpu.ldmatrix %[[VS]]{{.*}} {numTiles = 2 : i32, transpose = true} : memref<64x72xf16, #gpu.address_space<workgroup>> -> vector<2x2xf16>
 // CHECK:             scf.yield
 // CHECK-NOT:       attn.tile_
-// Epilogue: LSE = m + ln l = m + lg2(l) · ln 2; O / l as 4-byte aligned
-// pairs with predicated stores into O's flat view.
+// Epilogue, per row: 1 / l by rcp.approx (l ≥ 1 once a key is kept), LSE =
+// m + ln l = m + lg2(l) · ln 2, then one branch on the row being inside Sq
+// with the row's O · (1 / l) as 8 4-byte aligned pair stores into O's flat
+// view (no column test: every 8-column tile is inside Dv = 64) and the
+// quad leader's LSE store.
+// CHECK:           llvm.call_intrinsic "llvm.nvvm.rcp.approx.ftz.f"({{.*}}) : (f32) -> f32
 // CHECK:           %[[LG2:.+]] = llvm.call_intrinsic "llvm.nvvm.lg2.approx.f"({{.*}}) : (f32) -> f32
 // CHECK:           arith.mulf %[[LG2]], %{{.+}} : f32
-// CHECK:           vector.store %{{.+}}, %{{.+}}[%{{.+}}] {alignment = 4 : i64} : memref<?xf16>, vector<2xf16>
-// CHECK:           memref.store %{{.+}}, %{{.+}}[%{{.+}}] : memref<?xf32>
+// CHECK:           scf.if %{{[0-9]+}} {
+// CHECK-NOT:         scf.if
+// CHECK-COUNT-8:     vector.store %{{.+}}, %{{.+}}[%{{.+}}] {alignment = 4 : i64} : memref<?xf16>, vector<2xf16>
+// CHECK-NOT:         vector.store
+// CHECK:             scf.if %{{[0-9]+}} {
+// CHECK:               memref.store %{{.+}}, %{{.+}}[%{{.+}}] : memref<?xf32>
+// CHECK-NEXT:        }
+// CHECK-NEXT:      }
 // CHECK:           gpu.return
 gpu.module @kernels {
   gpu.func @causal_d64(%q: memref<?x8x?x64xf16>, %k: memref<?x2x?x64xf16>, %v: memref<?x2x?x64xf16>, %o: memref<?x8x?x64xf16>, %lse: memref<?x8x?xf32>, %qs: memref<64x72xf16, #gpu.address_space<workgroup>>, %ks: memref<64x72xf16, #gpu.address_space<workgroup>>, %vs: memref<64x72xf16, #gpu.address_space<workgroup>>, %sq: index, %lo: index, %hi: index, %b: index, %h: index, %hkv: index, %q0: index) kernel {
@@ -169,14 +179,24 @@ gpu.module @kernels {
 
 // An f16 additive bias, odd Dv = 59: the bias is widened to f32 and added
 // after the scale; O columns are stored one by one (no 4-byte aligned
-// pairs when Dv is odd).
+// pairs when Dv is odd), 7 · 2 of them without a column test, then the
+// last tile's (columns 56 + 2t + j) each under column + 1 ≤ 59.
 // CHECK-LABEL:   gpu.func @bias_odd_dv
 // CHECK:           scf.for
 // CHECK:             %[[B:.+]] = memref.load %{{.+}}[%{{.+}}] : memref<?xf16>
 // CHECK-NEXT:        %[[BF:.+]] = arith.extf %[[B]] : f16 to f32
 // CHECK-NEXT:        arith.addf %{{.+}}, %[[BF]] : f32
 // CHECK-NOT:       vector.store
-// CHECK:           memref.store %{{.+}}, %{{.+}}[%{{.+}}] : memref<?xf16>
+// CHECK:           llvm.call_intrinsic "llvm.nvvm.rcp.approx.ftz.f"
+// CHECK:           scf.if %{{[0-9]+}} {
+// CHECK-NOT:         scf.if
+// CHECK-COUNT-14:    memref.store %{{.+}}, %{{.+}}[%{{.+}}] : memref<?xf16>
+// CHECK-NOT:         memref.store
+// CHECK:             %[[C59:.+]] = arith.constant 59 : index
+// CHECK:             %[[IN:.+]] = arith.cmpi sle, %{{.+}}, %[[C59]] : index
+// CHECK-NEXT:        scf.if %[[IN]] {
+// CHECK-NEXT:          arith.addi
+// CHECK-NEXT:          memref.store %{{.+}}, %{{.+}}[%{{.+}}] : memref<?xf16>
 // CHECK:           gpu.return
 gpu.module @kernels {
   gpu.func @bias_odd_dv(%q: memref<1x4x?x64xf16>, %k: memref<1x4x?x64xf16>, %v: memref<1x4x?x59xf16>, %mask: memref<1x4x?x?xf16>, %o: memref<1x4x?x59xf16>, %lse: memref<1x4x?xf32>, %qs: memref<64x72xf16, #gpu.address_space<workgroup>>, %ks: memref<64x72xf16, #gpu.address_space<workgroup>>, %sq: index, %lo: index, %hi: index, %b: index, %h: index, %q0: index) kernel {

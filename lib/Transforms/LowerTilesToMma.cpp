@@ -29,7 +29,7 @@
 //      columns tested only on a tile that reaches past Dv, O as 32-bit
 //      pairs when Dv is even; rows with l = 0 get O = 0 and LSE = −inf.
 //      (An IEEE 1 / l brings ptxas' rcp slow-path subroutine, and a branch
-//      per store one block each: together 9% of ptxas' work at D = 128.)
+//      per store one block each: together 9–12% of ptxas' work at D = 128.)
 //
 //===----------------------------------------------------------------------===//
 

@@ -200,7 +200,7 @@ def AttnSerializeToPtx : Pass<"attn-serialize-to-ptx", "::mlir::ModuleOp"> {
     libraries are linked only when the module declares a function or
     variable it does not define. NVPTX's code generation runs without its
     straight-line strength reduction (`slsr`) and n-ary reassociation
-    passes: on these kernels they cost 15% of spec → PTX at D = 128 and
+    passes: on these kernels they cost 12–13% of spec → PTX at D = 128 and
     leave the PTX unchanged for D = 64, 128 and 256. LLVM's
     `-opt-bisect-limit=-1` lists the code generation passes that run.
 

@@ -14,20 +14,23 @@
 //   2. attn.tile_update, per key tile:
 //      a. S = Q·Kᵀ with mma.sync.m16n8k16 (K fragments by ldmatrix.x2; each
 //         serves every m-tile of the warp)
-//      b. S·scale, or c·tanh(S·scale/c) with a soft-cap c; the mask operand
-//         (bias added, keep applied) on every tile
+//      b. S·scale, or c·tanh(S·scale/c) with a soft-cap c, in log2 units
+//         (times log2e, folded into the constant) unless there is a bias;
+//         the mask operand (bias added, keep applied) on every tile
 //      c. `masked` updates: the band and Sk-tail predicates, only when the
 //         tile is cut (a CTA-uniform scf.if; full tiles pay nothing)
 //      d. the online softmax on the accumulator fragments: row max with
-//         quad shuffles, P = exp2((S − m')·log2e), α = exp2((m − m')·log2e),
-//         l = α·l + rowsum P (per-thread partial sums)
+//         quad shuffles, P = exp2(S − m'), α = exp2(m − m') in log2 units
+//         (a subtraction and one MUFU.EX2 each; else the difference times
+//         log2e), l = α·l + rowsum P (per-thread partial sums)
 //      e. O = α·O + P·V: P's accumulators repacked as A fragments (P never
 //         leaves registers), V fragments by ldmatrix.x2.trans
 //   3. attn.tile_finalize: l summed over the quad, O · (1 / l) by
 //      rcp.approx (l ≥ 1 once a key is kept: exp2(0) for the row maximum)
-//      and LSE = m + ln l; a row's stores under one branch on the row,
-//      columns tested only on a tile that reaches past Dv, O as 32-bit
-//      pairs when Dv is even; rows with l = 0 get O = 0 and LSE = −inf.
+//      and LSE = m + ln l ((m + log2 l)·ln 2 in log2 units); a row's
+//      stores under one branch on the row, columns tested only on a tile
+//      that reaches past Dv, O as 32-bit pairs when Dv is even; rows with
+//      l = 0 get O = 0 and LSE = −inf.
 //      (An IEEE 1 / l brings ptxas' rcp slow-path subroutine, and a branch
 //      per store one block each: together 9–12% of ptxas' work at D = 128.)
 //
@@ -88,6 +91,9 @@ public:
     dv = cast<MemRefType>(t.update.getValue().getType()).getShape()[3];
     dp = roundUp(d, 16);
     dvp = roundUp(dv, 16);
+    Value mask = t.update.getMask();
+    log2Units =
+        !mask || cast<MemRefType>(mask.getType()).getElementType().isInteger(1);
   }
 
   /// Checks what the fragment layout needs of the tile shapes.
@@ -112,23 +118,27 @@ private:
     return memref::DimOp::create(b, memref, i);
   }
 
-  /// 2^x and ln x (f32) as the PTX instructions ex2.approx.f32 and
-  /// lg2.approx.f32 (× ln 2), through their NVVM intrinsics, rather than
-  /// math.exp2 and math.log, which become libdevice calls: a kernel without
-  /// soft-cap needs nothing from libdevice, whose linking and optimization
-  /// took 5–9% of the spec → cubin compile time. libdevice's __nv_exp2f is
-  /// this same ex2.approx.f32; the one log per row of the LSE needs no more
-  /// than lg2.approx's 2^-22 relative error.
+  /// 2^x and log2 x (f32) as the PTX instructions ex2.approx.ftz.f32 and
+  /// lg2.approx.f32, through their NVVM intrinsics, rather than math.exp2
+  /// and math.log2, which become libdevice calls: a kernel without soft-cap
+  /// needs nothing from libdevice, whose linking and optimization took 5–9%
+  /// of the spec → cubin compile time. ex2.approx.ftz is one MUFU.EX2
+  /// (without ftz ptxas scales subnormal results around it: 4 instructions
+  /// per score); the probabilities it flushes to 0 are below 2^-126 of the
+  /// row maximum's. The one log per row of the LSE needs no more than
+  /// lg2.approx's 2^-22 relative error.
   Value intrinsic(StringRef name, Value x) {
     return LLVM::CallIntrinsicOp::create(b, x.getType(), b.getStringAttr(name),
                                          ValueRange{x})
         .getResult(0);
   }
-  Value exp2(Value x) { return intrinsic("llvm.nvvm.ex2.approx.f32", x); }
-  Value log(Value x) {
-    return arith::MulFOp::create(b, intrinsic("llvm.nvvm.lg2.approx.f", x),
-                                 f32(kLn2));
+  Value exp2(Value x) { return intrinsic("llvm.nvvm.ex2.approx.ftz.f32", x); }
+  /// e^(x − y) for scores or maxima x, y in the kernel's units.
+  Value expDiff(Value x, Value y) {
+    Value diff = arith::SubFOp::create(b, x, y);
+    return exp2(log2Units ? diff : arith::MulFOp::create(b, diff, f32(kLog2e)));
   }
+  Value log2(Value x) { return intrinsic("llvm.nvvm.lg2.approx.f", x); }
 
   /// Reduces `x` over the 4 threads of a quad (the threads that hold one
   /// accumulator row) with shuffles xor 1 and 2.
@@ -169,6 +179,12 @@ private:
   TiledKernel t;
   Type et;
   int64_t blockM, blockN, mTiles, rowsPerThread, d, dv, dp, dvp;
+  /// Whether scores and the row maxima are in log2 units (times log2e,
+  /// FlashAttention's fold into the scale: one subtraction per exp2, no
+  /// multiplication). Not with an additive bias: f32's finfo.min, the
+  /// padding convention, times log2e overflows to −inf, and the maximum
+  /// and LSE of a fully padded row (−3.4e38) have no log2-unit value.
+  bool log2Units;
 
   // Lane coordinates and the thread's query rows (absolute), set by lower().
   Value lane, t4, warpRow0;
@@ -287,7 +303,8 @@ SmallVector<Value> FragmentLowering::lowerUpdate(ValueRange state) {
 
   // b. Score e = ((mt·NT + nt)·2 + i)·2 + j is row r = 2mt + i, key
   //    k0 + 8nt + 2t + j: s·scale, or c·tanh(s·scale/c) with a soft-cap c
-  //    (tile_init's q_scale is scale or scale/c), then the mask operand.
+  //    (tile_init's q_scale is scale or scale/c), times log2e in log2
+  //    units, then the mask operand.
   auto rowOfScore = [&](int64_t e) {
     return 2 * (e / (4 * nTiles)) + (e / 2) % 2;
   };
@@ -305,9 +322,14 @@ SmallVector<Value> FragmentLowering::lowerUpdate(ValueRange state) {
     Value x = s[tile][2 * i + j];
     Value key = add(add(k0, idx(8 * (tile % nTiles) + j)), mul(t4, idx(2)));
     keys.push_back(key);
-    x = arith::MulFOp::create(b, x, f32(qScale));
-    if (softcap)
-      x = arith::MulFOp::create(b, math::TanhOp::create(b, x), f32(*softcap));
+    double unit = log2Units ? kLog2e : 1.0;
+    if (softcap) {
+      Value tanh =
+          math::TanhOp::create(b, arith::MulFOp::create(b, x, f32(qScale)));
+      x = arith::MulFOp::create(b, tanh, f32(*softcap * unit));
+    } else {
+      x = arith::MulFOp::create(b, x, f32(qScale * unit));
+    }
     if (mask) {
       // Keys past Sk (masked below) read key Sk − 1.
       Value safeKey = minIdx(key, arith::SubIOp::create(b, keyLength, idx(1)));
@@ -370,11 +392,10 @@ SmallVector<Value> FragmentLowering::lowerUpdate(ValueRange state) {
     scores = masked.getResults();
   }
 
-  // d. Online softmax per row: m' = max(m, rowmax S), α = exp2((m − m')·
-  //    log2e), P = exp2((S − m')·log2e), l = α·l + rowsum P (per-thread
-  //    partial sums: α is the same across the quad, so the quad sum is taken
-  //    once, in the epilogue).
-  Value log2e = f32(kLog2e);
+  // d. Online softmax per row: m' = max(m, rowmax S), α = e^(m − m'),
+  //    P = e^(S − m') (expDiff), l = α·l + rowsum P (per-thread partial
+  //    sums: α is the same across the quad, so the quad sum is taken once,
+  //    in the epilogue).
   SmallVector<Value> rowMax(mOld.begin(), mOld.end());
   for (auto [e, x] : llvm::enumerate(scores))
     rowMax[rowOfScore(e)] =
@@ -387,15 +408,13 @@ SmallVector<Value> FragmentLowering::lowerUpdate(ValueRange state) {
     Value isNegInf =
         arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, rowMax[r], negInf);
     mUse[r] = arith::SelectOp::create(b, isNegInf, zeroF, rowMax[r]);
-    alpha[r] = exp2(arith::MulFOp::create(
-        b, arith::SubFOp::create(b, mOld[r], mUse[r]), log2e));
+    alpha[r] = expDiff(mOld[r], mUse[r]);
     rowSum[r] = arith::MulFOp::create(b, alpha[r], lOld[r]);
   }
   SmallVector<Value> p;
   for (auto [e, x] : llvm::enumerate(scores)) {
     int64_t r = rowOfScore(e);
-    Value pe = exp2(
-        arith::MulFOp::create(b, arith::SubFOp::create(b, x, mUse[r]), log2e));
+    Value pe = expDiff(x, mUse[r]);
     rowSum[r] = arith::AddFOp::create(b, rowSum[r], pe);
     p.push_back(arith::TruncFOp::create(b, et, pe));
   }
@@ -528,9 +547,16 @@ void FragmentLowering::lower() {
     Value rowOk = cmp(arith::CmpIPredicate::slt, row, sqOut);
     Value outRow = getLinearIndex(
         b, b.getLoc(), out, {finalize.getBatch(), finalize.getHead(), row});
-    Value lseVal =
-        arith::SelectOp::create(b, any, arith::AddFOp::create(b, m, log(l)),
-                                f32(-std::numeric_limits<double>::infinity()));
+    // m + ln l, as (m + log2 l)·ln 2 with m in log2 units.
+    Value lg2 = log2(l), ln2 = f32(kLn2), lseOfRow;
+    if (log2Units)
+      lseOfRow =
+          arith::MulFOp::create(b, arith::AddFOp::create(b, m, lg2), ln2);
+    else
+      lseOfRow =
+          arith::AddFOp::create(b, m, arith::MulFOp::create(b, lg2, ln2));
+    Value lseVal = arith::SelectOp::create(
+        b, any, lseOfRow, f32(-std::numeric_limits<double>::infinity()));
     // The row's stores under one branch; only a tile that reaches past Dv
     // (8nv + 8 > Dv) tests its columns.
     buildIfThen(b, rowOk, [&] {
@@ -538,9 +564,9 @@ void FragmentLowering::lower() {
                                llvm::function_ref<void()> store) {
         if (8 * nv + 8 <= dv)
           return store();
-        buildIfThen(b, cmp(arith::CmpIPredicate::sle, add(column, idx(width)),
-                           idx(dv)),
-                    store);
+        buildIfThen(
+            b, cmp(arith::CmpIPredicate::sle, add(column, idx(width)), idx(dv)),
+            store);
       };
       for (int64_t nv = 0; nv < oTiles; ++nv) {
         Value col = add(idx(8 * nv), mul(t4, idx(2)));

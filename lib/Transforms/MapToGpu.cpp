@@ -12,10 +12,11 @@
 //
 // Kernel ABI: (Q, K, V, [mask], O, LSE: pointers; Sq, Sk: i64); each
 // pointer is viewed as a dense memref of the operand's shape with
-// B = the grid's z size and Sq, Sk from the arguments (a dynamic mask dim
-// is the full size). The tile sizes and the cp.async depth come from the
-// chip's table or the options; the kernel records them (and the shared
-// memory that -attn-stage-shared-memory will lay out) as attributes.
+// B = the grid's z size and Sq, Sk from the arguments, or constants where
+// the op's types fix them (a dynamic mask dim is the full size). The tile
+// sizes and the cp.async depth come from the chip's table or the options; the
+// kernel records them (and the shared memory that -attn-stage-shared-memory
+// will lay out) as attributes.
 //
 //===----------------------------------------------------------------------===//
 
@@ -140,12 +141,23 @@ struct AttnMapToGpuPass : mlir::attn::impl::AttnMapToGpuBase<AttnMapToGpuPass> {
       return arith::IndexCastOp::create(b, b.getIndexType(), x);
     };
     auto cst = [&](int64_t x) { return arith::ConstantIndexOp::create(b, x); };
+    // A length the op's types fix is a constant of the kernel (its
+    // argument then goes unused): LLVM folds the tail tests of full tiles.
     unsigned numArgs = entry.getNumArguments();
-    Value sq = index(entry.getArgument(numArgs - 2));
-    Value sk = index(entry.getArgument(numArgs - 1));
-    Value batches = gpu::GridDimOp::create(b, gpu::Dimension::z);
+    auto kType = op.getKey().getType();
+    int64_t staticB = qType.getShape()[0], staticSq = qType.getShape()[2],
+            staticSk = kType.getShape()[2];
+    auto size = [&](int64_t s, llvm::function_ref<Value()> dynamic) {
+      return ShapedType::isDynamic(s) ? dynamic() : cst(s);
+    };
+    Value sq =
+        size(staticSq, [&] { return index(entry.getArgument(numArgs - 2)); });
+    Value sk =
+        size(staticSk, [&] { return index(entry.getArgument(numArgs - 1)); });
+    Value batches = size(
+        staticB, [&] { return gpu::GridDimOp::create(b, gpu::Dimension::z); });
     int64_t hq = qType.getShape()[1];
-    int64_t hkv = op.getKey().getType().getShape()[1];
+    int64_t hkv = kType.getShape()[1];
 
     // 1. The operands as dense memrefs over the pointer arguments.
     auto view = [&](unsigned arg, ArrayRef<int64_t> shape, Type elementType,
@@ -153,15 +165,14 @@ struct AttnMapToGpuPass : mlir::attn::impl::AttnMapToGpuBase<AttnMapToGpuPass> {
       return memrefAt(b, entry.getArgument(arg),
                       MemRefType::get(shape, elementType), sizes);
     };
-    int64_t dyn = ShapedType::kDynamic;
     unsigned arg = 0;
     TiledOperands operands;
-    operands.query =
-        view(arg++, {dyn, hq, dyn, d}, et, {batches, cst(hq), sq, cst(d)});
-    operands.key =
-        view(arg++, {dyn, hkv, dyn, d}, et, {batches, cst(hkv), sk, cst(d)});
-    operands.value =
-        view(arg++, {dyn, hkv, dyn, dv}, et, {batches, cst(hkv), sk, cst(dv)});
+    operands.query = view(arg++, {staticB, hq, staticSq, d}, et,
+                          {batches, cst(hq), sq, cst(d)});
+    operands.key = view(arg++, {staticB, hkv, staticSk, d}, et,
+                        {batches, cst(hkv), sk, cst(d)});
+    operands.value = view(arg++, {staticB, hkv, staticSk, dv}, et,
+                          {batches, cst(hkv), sk, cst(dv)});
     if (auto maskType = dyn_cast_if_present<RankedTensorType>(
             op.getMask() ? op.getMask().getType() : Type())) {
       // A keep mask is one byte 0/1 per element (as i1 memrefs are stored);
@@ -173,10 +184,10 @@ struct AttnMapToGpuPass : mlir::attn::impl::AttnMapToGpuBase<AttnMapToGpuPass> {
       operands.mask =
           view(arg++, maskType.getShape(), maskType.getElementType(), sizes);
     }
-    operands.output =
-        view(arg++, {dyn, hq, dyn, dv}, et, {batches, cst(hq), sq, cst(dv)});
-    operands.lse =
-        view(arg++, {dyn, hq, dyn}, b.getF32Type(), {batches, cst(hq), sq});
+    operands.output = view(arg++, {staticB, hq, staticSq, dv}, et,
+                           {batches, cst(hq), sq, cst(dv)});
+    operands.lse = view(arg++, {staticB, hq, staticSq}, b.getF32Type(),
+                        {batches, cst(hq), sq});
     operands.queryLength = sq;
     operands.keyLength = sk;
 

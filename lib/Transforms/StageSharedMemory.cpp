@@ -54,6 +54,21 @@ int64_t rowLength(Value tensor) {
   return cast<MemRefType>(tensor.getType()).getShape()[3];
 }
 
+/// Whether every tile of `tileRows` rows of `tensor` ([B, H, S, D]) that
+/// starts at `row0` < S is full: S is a static multiple of tileRows and
+/// row0 = x · c with c a multiple of tileRows. The copies of such tiles
+/// have no row test, so they rely on -attn-map-to-gpu's bounds: query
+/// tiles below ceil(Sq / BM) (the grid), key tiles below the band's kHi
+/// ≤ ceil(Sk / BN).
+bool isFullTile(Value tensor, Value row0, int64_t tileRows) {
+  int64_t rows = cast<MemRefType>(tensor.getType()).getShape()[2];
+  APInt step;
+  return !ShapedType::isDynamic(rows) && rows % tileRows == 0 &&
+         matchPattern(row0, m_Op<arith::MulIOp>(matchers::m_Any(),
+                                                m_ConstantInt(&step))) &&
+         step.getSExtValue() % tileRows == 0;
+}
+
 /// The kernel's tiled form (-attn-map-to-gpu), with the update at
 /// k_begin = kt·BN of a loop of step 1 (the stage of key tile kt follows
 /// from kt), or failure (reported).
@@ -113,7 +128,8 @@ private:
   };
   /// For each copy: smem[row0S + r][c] = global[batch, head, row0 + r, c]
   /// for r < tileRows and c < cols (the padded width), 0 outside
-  /// [0, rowsValid) × [0, D); the copies read the flat view of `global`.
+  /// [0, rowsValid) × [0, D) (a null rowsValid: every row of the tile is
+  /// in range); the copies read the flat view of `global`.
   /// The tensors have one row length; their rows are copied in turn (K and
   /// V share every index computation and none stays live for long).
   void copyTile(ArrayRef<TileCopy> copies, Value batch, Value head, Value row0,
@@ -155,8 +171,9 @@ void Stager::copyTile(ArrayRef<TileCopy> copies, Value batch, Value head,
   // 16-byte copies (cp.async.cg: the tiles are read once per CTA, L2 is
   // where K/V are shared between CTAs): global addresses stay 16-byte
   // aligned (bases and rows are multiples of 8 elements); zero fill outside
-  // the tile (source size 0, from a valid address: element 0). Rows of
-  // another length (e.g. D = 59) go element by element.
+  // the tile (source size 0, from a valid address: the thread's first
+  // element of the tile or element 0). Rows of another length (e.g.
+  // D = 59) go element by element.
   int64_t vec = rowLen % 8 == 0 ? 8 : 1;
   int64_t chunks = cols / vec;
   auto asyncCopy = [&](Value smem, ValueRange dst, Value flat, Value src,
@@ -164,7 +181,7 @@ void Stager::copyTile(ArrayRef<TileCopy> copies, Value batch, Value head,
     nvgpu::DeviceAsyncCopyOp::create(
         b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), smem, dst, flat,
         ValueRange{src}, b.getIndexAttr(8),
-        arith::SelectOp::create(b, valid, idx(8), idx(0)),
+        valid ? arith::SelectOp::create(b, valid, idx(8), idx(0)) : Value(),
         /*bypassL1=*/b.getUnitAttr());
   };
   int64_t rowsPerPass = kThreads / chunks;
@@ -173,7 +190,10 @@ void Stager::copyTile(ArrayRef<TileCopy> copies, Value batch, Value head,
     // Unrolled: thread tid copies chunk c = tid mod chunks of rows
     // r0 + j·rowsPerPass (r0 = tid / chunks), valid iff j·rowsPerPass <
     // rowsLeft = rowsValid − r0 (0 when c ≥ rowLen): per copy a compare
-    // with a constant, a select and a constant offset. (A loop from tid in
+    // with a constant and a select of a constant offset, neither in full
+    // tiles, where the offset is an immediate of the address (a 64-bit
+    // offset selected and added to each base took ~7 SASS instructions per
+    // copy). (A loop from tid in
     // steps of kThreads hides its trip count from ptxas, which unrolls it
     // by 4 with a remainder: ~18 instructions per copy instead of 6-10, and
     // a third of ptxas' time at D = 64.) At most kMaxUnrolledCopies per
@@ -181,21 +201,46 @@ void Stager::copyTile(ArrayRef<TileCopy> copies, Value batch, Value head,
     // the D = 128, block-m = 128 kernels and gave larger code than the loop.
     Value r0 = arith::DivUIOp::create(b, tid, idx(chunks));
     Value c = mul(arith::RemUIOp::create(b, tid, idx(chunks)), idx(vec));
-    Value rowsLeft = arith::SubIOp::create(b, rowsValid, r0);
+    Value rowsLeft =
+        rowsValid ? arith::SubIOp::create(b, rowsValid, r0) : Value();
     if (cols > rowLen)
-      rowsLeft = arith::SelectOp::create(b, lessThan(c, idx(rowLen)), rowsLeft,
-                                         idx(0));
+      rowsLeft =
+          arith::SelectOp::create(b, lessThan(c, idx(rowLen)),
+                                  rowsLeft ? rowsLeft : idx(tileRows), idx(0));
     Value offset0 = add(mul(r0, idx(rowLen)), c);
     Value rS0 = add(row0S, r0);
-    for (int64_t j = 0; j < tileRows / rowsPerPass; ++j) {
-      Value valid = lessThan(idx(j * rowsPerPass), rowsLeft);
-      Value offset = add(offset0, idx(j * rowsPerPass * rowLen));
+    int64_t copiesPerThread = tileRows / rowsPerPass;
+    // Each tensor as the flat run of its elements this thread reads, from
+    // chunk 0 on (element 0 of the tensor when no chunk is valid): copy j
+    // reads it at j·rowsPerPass·rowLen, a constant the address takes as
+    // an immediate, or at 0 (a valid address) when it copies nothing.
+    Value anyValid = rowsLeft ? lessThan(idx(0), rowsLeft) : Value();
+    SmallVector<Value> threadViews;
+    for (const Source &source : sources) {
+      Value first = add(source.base, offset0);
+      if (anyValid)
+        first = arith::SelectOp::create(b, anyValid, first, idx(0));
+      auto flatType = cast<MemRefType>(source.flat.getType());
+      threadViews.push_back(memref::ReinterpretCastOp::create(
+          b,
+          MemRefType::get(
+              {ShapedType::kDynamic}, et,
+              StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, {1}),
+              flatType.getMemorySpace()),
+          source.flat, OpFoldResult(first),
+          ArrayRef<OpFoldResult>{b.getIndexAttr(
+              (copiesPerThread - 1) * rowsPerPass * rowLen + vec)},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(1)}));
+    }
+    for (int64_t j = 0; j < copiesPerThread; ++j) {
+      Value src = idx(j * rowsPerPass * rowLen), valid = anyValid;
+      if (rowsLeft && j > 0) {
+        valid = lessThan(idx(j * rowsPerPass), rowsLeft);
+        src = arith::SelectOp::create(b, valid, src, idx(0));
+      }
       Value rS = add(rS0, idx(j * rowsPerPass));
-      for (auto [copy, source] : llvm::zip_equal(copies, sources))
-        asyncCopy(
-            copy.smem, {rS, c}, source.flat,
-            arith::SelectOp::create(b, valid, add(source.base, offset), idx(0)),
-            valid);
+      for (auto [copy, threadView] : llvm::zip_equal(copies, threadViews))
+        asyncCopy(copy.smem, {rS, c}, threadView, src, valid);
     }
     return;
   }
@@ -206,22 +251,29 @@ void Stager::copyTile(ArrayRef<TileCopy> copies, Value batch, Value head,
         b.setInsertionPoint(fb.getInsertionBlock(), fb.getInsertionPoint());
         Value r = arith::DivUIOp::create(b, i, idx(chunks));
         Value c = mul(arith::RemUIOp::create(b, i, idx(chunks)), idx(vec));
-        Value valid = arith::AndIOp::create(b, lessThan(r, rowsValid),
-                                            lessThan(c, idx(rowLen)));
+        // Valid: inside the rows and the row length (null: always).
+        Value valid = cols > rowLen ? lessThan(c, idx(rowLen)) : Value();
+        if (rowsValid)
+          valid = valid
+                      ? arith::AndIOp::create(b, lessThan(r, rowsValid), valid)
+                      : lessThan(r, rowsValid);
         Value offset = add(mul(r, idx(rowLen)), c);
         Value rS = add(row0S, r);
         for (auto [copy, source] : llvm::zip_equal(copies, sources)) {
-          Value safe = arith::SelectOp::create(
-              b, valid, add(source.base, offset), idx(0));
+          Value src = add(source.base, offset);
+          if (valid)
+            src = arith::SelectOp::create(b, valid, src, idx(0));
           if (vec == 8) {
-            asyncCopy(copy.smem, {rS, c}, source.flat, safe, valid);
+            asyncCopy(copy.smem, {rS, c}, source.flat, src, valid);
             continue;
           }
-          auto ft = cast<FloatType>(et);
-          Value zero = arith::ConstantFloatOp::create(
-              b, ft, APFloat::getZero(ft.getFloatSemantics()));
-          Value x = memref::LoadOp::create(b, source.flat, safe);
-          x = arith::SelectOp::create(b, valid, x, zero);
+          Value x = memref::LoadOp::create(b, source.flat, src);
+          if (valid) {
+            auto ft = cast<FloatType>(et);
+            Value zero = arith::ConstantFloatOp::create(
+                b, ft, APFloat::getZero(ft.getFloatSemantics()));
+            x = arith::SelectOp::create(b, valid, x, zero);
+          }
           memref::StoreOp::create(b, x, copy.smem, ValueRange{rS, c});
         }
         scf::YieldOp::create(b);
@@ -230,7 +282,9 @@ void Stager::copyTile(ArrayRef<TileCopy> copies, Value batch, Value head,
 
 void Stager::copyKeyTile(Value tile, Value stage) {
   Value k0 = mul(tile, idx(blockN));
-  Value keysLeft = arith::SubIOp::create(b, keyLength, k0);
+  Value keysLeft = isFullTile(t.update.getKey(), k0, blockN)
+                       ? Value()
+                       : arith::SubIOp::create(b, keyLength, k0);
   Value row0S = mul(stage, idx(blockN));
   TileUpdateOp u = t.update;
   TileCopy key{u.getKey(), keyRing}, value{u.getValue(), valueRing};
@@ -279,8 +333,10 @@ LogicalResult Stager::stage(gpu::GPUFuncOp kernel) {
   b.setInsertionPoint(init);
   keyLength = memref::DimOp::create(b, update.getKey(), 2);
   Value q0 = init.getQBegin();
-  Value rowsQ = arith::SubIOp::create(
-      b, memref::DimOp::create(b, init.getQuery(), 2), q0);
+  Value rowsQ = isFullTile(init.getQuery(), q0, blockM)
+                    ? Value()
+                    : arith::SubIOp::create(
+                          b, memref::DimOp::create(b, init.getQuery(), 2), q0);
   copyTile(TileCopy{init.getQuery(), queryTile}, init.getBatch(),
            init.getHead(), q0, rowsQ, idx(0), blockM, dp);
   commit();

@@ -21,8 +21,10 @@
 // f16 register pairs.
 // CHECK:             nvgpu.ldmatrix %[[KS]]{{.*}} {numTiles = 2 : i32, transpose = false} : memref<64x72xf16, #gpu.address_space<workgroup>> -> vector<2x2xf16>
 // CHECK:             nvvm.mma.sync A[{{.*}}]  B[{{.*}}]  C[{{.*}}]  {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32) -> !llvm.struct<(f32, f32, f32, f32)>
-// s · scale (tile_init's q_scale, 0.125).
-// CHECK:             arith.mulf %{{.+}}, %cst{{.*}} : f32
+// Scores in log2 units: s · scale · log2(e) (tile_init's q_scale, 0.125,
+// times log2(e)).
+// CHECK:             %[[SCALE:.+]] = arith.constant 0.180336878 : f32
+// CHECK-NEXT:        arith.mulf %{{.+}}, %[[SCALE]] : f32
 // The causal band and the Sk tail only on the tiles they cut: one scf.if
 // over the 8 · 4 = 32 scores of the thread.
 // CHECK:             scf.if %{{.+}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) {
@@ -31,8 +33,12 @@
 // CHECK-NEXT:          scf.yield
 // Row maxima across the quad: shuffles xor 1 and 2.
 // CHECK:             gpu.shuffle  xor %{{.+}}, %{{.+}}, %{{.+}} : f32
-// P = exp2((S - m) * log2(e)), as the PTX ex2.approx.f32 (no libdevice).
-// CHECK:             llvm.call_intrinsic "llvm.nvvm.ex2.approx.f32"({{.*}}) : (f32) -> f32
+// α = exp2(m - m') and P = exp2(S - m') (m, m' and S in log2 units), as
+// the PTX ex2.approx.ftz.f32 (no libdevice), one subtraction each.
+// CHECK:             %[[DM:.+]] = arith.subf %{{.+}}, %{{.+}} : f32
+// CHECK-NEXT:        llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f32"(%[[DM]]) : (f32) -> f32
+// CHECK:             %[[DS:.+]] = arith.subf %{{.+}}, %{{.+}} : f32
+// CHECK-NEXT:        llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f32"(%[[DS]]) : (f32) -> f32
 // P stays in registers: its A-fragment registers are pairs of the S
 // accumulators' exponentials, converted to f16.
 // CHECK:             vector.from_elements {{.*}} : vector<2xf16>
@@ -41,13 +47,14 @@
 // CHECK:             scf.yield
 // CHECK-NOT:       attn.tile_
 // Epilogue, per row: 1 / l by rcp.approx (l ≥ 1 once a key is kept), LSE =
-// m + ln l = m + lg2(l) · ln 2, then one branch on the row being inside Sq
-// with the row's O · (1 / l) as 8 4-byte aligned pair stores into O's flat
-// view (no column test: every 8-column tile is inside Dv = 64) and the
-// quad leader's LSE store.
+// (m + lg2 l) · ln 2 (m in log2 units), then one branch on the row being
+// inside Sq with the row's O · (1 / l) as 8 4-byte aligned pair stores into
+// O's flat view (no column test: every 8-column tile is inside Dv = 64) and
+// the quad leader's LSE store.
 // CHECK:           llvm.call_intrinsic "llvm.nvvm.rcp.approx.ftz.f"({{.*}}) : (f32) -> f32
 // CHECK:           %[[LG2:.+]] = llvm.call_intrinsic "llvm.nvvm.lg2.approx.f"({{.*}}) : (f32) -> f32
-// CHECK:           arith.mulf %[[LG2]], %{{.+}} : f32
+// CHECK:           %[[M2:.+]] = arith.addf %{{.+}}, %[[LG2]] : f32
+// CHECK-NEXT:      arith.mulf %[[M2]], %cst{{.*}} : f32
 // CHECK:           scf.if %{{[0-9]+}} {
 // CHECK-NOT:         scf.if
 // CHECK-COUNT-8:     vector.store %{{.+}}, %{{.+}}[%{{.+}}] {alignment = 4 : i64} : memref<?xf16>, vector<2xf16>
@@ -142,7 +149,8 @@ gpu.module @kernels {
 
 // bf16 with a keep mask broadcast over batch and heads and a soft-cap. MMA
 // operands are bf16 pairs packed in i32 registers (PTX's register type for
-// bf16); s = c · tanh(s · scale / c) with scale / c from tile_init; the
+// bf16); s = c · log2(e) · tanh(s · scale / c) (30 · log2(e) = 43.2808...)
+// with scale / c from tile_init; the
 // mask is read through its flat view at (row, min(key, Sk − 1)).
 // CHECK-LABEL:   gpu.func @bf16_keep_softcap(
 // CHECK-SAME:        %[[MASK:[^:]+]]: memref<1x1x?x?xi1>
@@ -152,7 +160,8 @@ gpu.module @kernels {
 // CHECK:             nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>{{.*}} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
 // CHECK:             %[[PRE:.+]] = arith.mulf %{{.+}}, %cst{{.*}} : f32
 // CHECK:             %[[TANH:.+]] = math.tanh %[[PRE]] : f32
-// CHECK:             arith.mulf %[[TANH]], %cst{{.*}} : f32
+// CHECK-NEXT:        %[[CAP:.+]] = arith.constant 43.2808495 : f32
+// CHECK-NEXT:        arith.mulf %[[TANH]], %[[CAP]] : f32
 // CHECK:             %[[KEEP:.+]] = memref.load %[[FLAT]][%{{.+}}] : memref<?xi1>
 // CHECK-NEXT:        arith.select %[[KEEP]]
 // P is rounded to bf16 for the second MMA.
@@ -178,16 +187,26 @@ gpu.module @kernels {
 // -----
 
 // An f16 additive bias, odd Dv = 59: the bias is widened to f32 and added
-// after the scale; O columns are stored one by one (no 4-byte aligned
-// pairs when Dv is odd), 7 · 2 of them without a column test, then the
-// last tile's (columns 56 + 2t + j) each under column + 1 ≤ 59.
+// after the scale; scores stay in natural units (a finfo.min bias times
+// log2(e) would overflow), so each exp2 takes its difference times log2(e)
+// and the LSE is m + lg2(l) · ln 2. O columns are stored one by one (no
+// 4-byte aligned pairs when Dv is odd), 7 · 2 of them without a column
+// test, then the last tile's (columns 56 + 2t + j) each under
+// column + 1 ≤ 59.
 // CHECK-LABEL:   gpu.func @bias_odd_dv
 // CHECK:           scf.for
 // CHECK:             %[[B:.+]] = memref.load %{{.+}}[%{{.+}}] : memref<?xf16>
 // CHECK-NEXT:        %[[BF:.+]] = arith.extf %[[B]] : f16 to f32
 // CHECK-NEXT:        arith.addf %{{.+}}, %[[BF]] : f32
+// CHECK:             %[[D:.+]] = arith.subf %{{.+}}, %{{.+}} : f32
+// CHECK-NEXT:        %[[LOG2E:.+]] = arith.constant 1.44269502 : f32
+// CHECK-NEXT:        %[[E:.+]] = arith.mulf %[[D]], %[[LOG2E]] : f32
+// CHECK-NEXT:        llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f32"(%[[E]]) : (f32) -> f32
 // CHECK-NOT:       vector.store
 // CHECK:           llvm.call_intrinsic "llvm.nvvm.rcp.approx.ftz.f"
+// CHECK:           %[[LG2:.+]] = llvm.call_intrinsic "llvm.nvvm.lg2.approx.f"({{.*}}) : (f32) -> f32
+// CHECK:           %[[LN:.+]] = arith.mulf %[[LG2]], %cst{{.*}} : f32
+// CHECK-NEXT:      arith.addf %{{.+}}, %[[LN]] : f32
 // CHECK:           scf.if %{{[0-9]+}} {
 // CHECK-NOT:         scf.if
 // CHECK-COUNT-14:    memref.store %{{.+}}, %{{.+}}[%{{.+}}] : memref<?xf16>

@@ -87,6 +87,25 @@ func.func @d256(%q: tensor<1x8x?x256xf16>, %k: tensor<1x2x?x256xf16>, %v: tensor
 
 // -----
 
+// Static B, Sq and Sk: constants of the kernel and of its memref types (the
+// Sq and Sk arguments stay in the ABI, unused), no grid size read.
+// CHECK-LABEL:     gpu.func @static_lengths(
+// CHECK-SAME:      %{{.+}}: i64, %{{.+}}: i64) kernel
+// CHECK-NOT:         gpu.grid_dim
+// CHECK-NOT:         : i64 to index
+// CHECK:             builtin.unrealized_conversion_cast %{{.+}} to memref<2x8x200x64xf16>
+// CHECK-NOT:         gpu.grid_dim
+// CHECK-NOT:         : i64 to index
+// CHECK:             builtin.unrealized_conversion_cast %{{.+}} to memref<2x2x256x64xf16>
+// CHECK:             builtin.unrealized_conversion_cast %{{.+}} to memref<2x8x200xf32>
+// CHECK:             attn.tile_update {{.*}} query_length %c200{{.*}} {masked}
+func.func @static_lengths(%q: tensor<2x8x200x64xf16>, %k: tensor<2x2x256x64xf16>, %v: tensor<2x2x256x64xf16>) -> (tensor<2x8x200x64xf16>, tensor<2x8x200xf32>) {
+  %o, %lse = attn.attention %q, %k, %v : tensor<2x8x200x64xf16>, tensor<2x2x256x64xf16>, tensor<2x2x256x64xf16> -> tensor<2x8x200x64xf16>, tensor<2x8x200xf32>
+  return %o, %lse : tensor<2x8x200x64xf16>, tensor<2x8x200xf32>
+}
+
+// -----
+
 // A bf16 keep mask broadcast over batch and heads, and a soft-cap: the mask
 // pointer comes between V and O, viewed with its static dims and the full
 // Sq, Sk; Q is pre-scaled by scale / c = 0.125 / 30.

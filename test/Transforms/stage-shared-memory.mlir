@@ -22,24 +22,28 @@
 // outside Sq) from Q's flat view, in its own group; then key tiles kLo and
 // kLo + 1 (stages − 1 of them), one group each, only inside the band.
 // The copies are unrolled: thread t copies chunk c = 8·(t mod 8) of rows
-// r0 + 16j (r0 = t / 8, j < 4); row j is valid iff 16j < Sq − q0 − r0, and
-// reads element base + 64·r0 + c + 1024j, or element 0 when it is not.
+// r0 + 16j (r0 = t / 8, j < 4); copy j is valid iff 16j < Sq − q0 − r0.
+// They read a view of Q's flat buffer that starts at the thread's first
+// element, base + 64·r0 + c (element 0 when no copy is valid): copy j at
+// 1024j, or at 0 (a valid address) when it is not valid.
 // CHECK:           %[[TID:.+]] = gpu.thread_id x
 // CHECK:           %[[R0:.+]] = arith.divui %[[TID]], %c8{{.*}} : index
 // CHECK:           %[[CH:.+]] = arith.remui %[[TID]], %c8{{.*}} : index
 // CHECK:           %[[C:.+]] = arith.muli %[[CH]], %c8{{.*}} : index
 // CHECK:           %[[LEFT:.+]] = arith.subi %{{.+}}, %[[R0]] : index
 // CHECK:           %[[V0:.+]] = arith.cmpi slt, %c0{{.*}}, %[[LEFT]] : index
-// CHECK:           %[[SRC0:.+]] = arith.select %[[V0]], %{{.+}}, %c0{{.*}} : index
+// CHECK:           %[[FIRST:.+]] = arith.select %[[V0]], %{{.+}}, %c0{{.*}} : index
+// CHECK:           %[[QT:.+]] = memref.reinterpret_cast %[[QF]] to offset: [%[[FIRST]]], sizes: [3080], strides: [1] : memref<?xf16> to memref<?xf16, strided<[1], offset: ?>>
 // CHECK:           %[[N0:.+]] = arith.select %[[V0]], %c8{{.*}}, %c0{{.*}} : index
-// CHECK:           nvgpu.device_async_copy %[[QF]][%[[SRC0]]], %[[QS]][%{{.+}}, %[[C]]], 8, %[[N0]] {bypassL1} : memref<?xf16> to memref<64x72xf16, #gpu.address_space<workgroup>>
-// CHECK:           arith.cmpi slt, %c16{{.*}}, %[[LEFT]] : index
-// CHECK:           arith.addi %{{.+}}, %c1024{{.*}} : index
-// CHECK:           nvgpu.device_async_copy %[[QF]]
+// CHECK:           nvgpu.device_async_copy %[[QT]][%c0{{.*}}], %[[QS]][%{{.+}}, %[[C]]], 8, %[[N0]] {bypassL1} : memref<?xf16, strided<[1], offset: ?>> to memref<64x72xf16, #gpu.address_space<workgroup>>
+// CHECK:           %[[V1:.+]] = arith.cmpi slt, %c16{{.*}}, %[[LEFT]] : index
+// CHECK:           %[[S1:.+]] = arith.select %[[V1]], %c1024{{.*}}, %c0{{.*}} : index
+// CHECK:           %[[N1:.+]] = arith.select %[[V1]], %c8{{.*}}, %c0{{.*}} : index
+// CHECK:           nvgpu.device_async_copy %[[QT]][%[[S1]]], %[[QS]][%{{.+}}, %[[C]]], 8, %[[N1]] {bypassL1}
 // CHECK:           arith.cmpi slt, %c32{{.*}}, %[[LEFT]] : index
-// CHECK:           nvgpu.device_async_copy %[[QF]]
+// CHECK:           nvgpu.device_async_copy %[[QT]]
 // CHECK:           arith.cmpi slt, %c48{{.*}}, %[[LEFT]] : index
-// CHECK:           nvgpu.device_async_copy %[[QF]]
+// CHECK:           nvgpu.device_async_copy %[[QT]]
 // CHECK-NOT:       nvgpu.device_async_copy
 // K and V (same row length) row by row, sharing the index computations.
 // CHECK:           nvvm.cp.async.commit.group
@@ -106,6 +110,53 @@ gpu.module @kernels {
       attn.tile_update %qt, %k, %v scratch %s state(%m, %l, %acc) at(%b, %h, %hkv, %q0, %k0) query_length %sq {masked} : memref<64x64xf32>, memref<?x2x?x64xf16>, memref<?x2x?x64xf16>, memref<64x64xf32>, memref<64xf32>, memref<64x64xf32>
     }
     attn.tile_finalize state(%m, %l, %acc) into %o, %lse at(%b, %h, %q0) : memref<64xf32>, memref<64x64xf32>, memref<?x8x?x64xf16>, memref<?x8x?xf32>
+    gpu.return
+  }
+}
+
+// -----
+
+// Static lengths that are multiples of the tiles (Sq = Sk = 256, 64-row
+// tiles starting at multiples of 64): every row of every tile is in range,
+// so the copies have neither a row test nor a source size, and copy j reads
+// the thread's view at the constant 1024j (an immediate of the address).
+// CHECK-LABEL:   gpu.func @full_tiles
+// CHECK:           %[[QS:.+]] = memref.view {{.*}}[%c18432{{.*}}][] : {{.*}} to memref<64x72xf16, #gpu.address_space<workgroup>>
+// CHECK:           %[[TID:.+]] = gpu.thread_id x
+// CHECK-NOT:       arith.cmpi
+// CHECK:           %[[QT:.+]] = memref.reinterpret_cast %{{.+}} to offset: [%{{.+}}], sizes: [3080], strides: [1]
+// CHECK-NOT:       arith.cmpi
+// CHECK:           nvgpu.device_async_copy %[[QT]][%c0{{.*}}], %[[QS]][%{{.+}}, %{{.+}}], 8 {bypassL1}
+// CHECK:           nvgpu.device_async_copy %[[QT]][%c1024{{.*}}], %[[QS]][%{{.+}}, %{{.+}}], 8 {bypassL1}
+// CHECK:           nvgpu.device_async_copy %[[QT]][%c2048{{.*}}], %[[QS]][%{{.+}}, %{{.+}}], 8 {bypassL1}
+// CHECK:           nvgpu.device_async_copy %[[QT]][%c3072{{.*}}], %[[QS]][%{{.+}}, %{{.+}}], 8 {bypassL1}
+// CHECK:           nvvm.cp.async.commit.group
+// CHECK:           scf.if
+// CHECK-NOT:         arith.cmpi
+// CHECK-COUNT-8:     nvgpu.device_async_copy {{.*}}, 8 {bypassL1}
+// CHECK:           nvvm.cp.async.commit.group
+gpu.module @kernels {
+  gpu.func @full_tiles(%q: memref<2x8x256x64xf16>, %k: memref<2x2x256x64xf16>, %v: memref<2x2x256x64xf16>, %o: memref<2x8x256x64xf16>, %lse: memref<2x8x256xf32>, %lo: index, %hi: index) kernel attributes {attn.dynamic_shared_memory = 55296 : i64, attn.key_tile_cols = 64 : i64, attn.query_tile_rows = 64 : i64, attn.stages = 3 : i64} {
+    %c1 = arith.constant 1 : index
+    %c4 = arith.constant 4 : index
+    %c64 = arith.constant 64 : index
+    %c256 = arith.constant 256 : index
+    %qt = memref.alloca() : memref<64x64xf32>
+    %m = memref.alloca() : memref<64xf32>
+    %l = memref.alloca() : memref<64xf32>
+    %acc = memref.alloca() : memref<64x64xf32>
+    %s = memref.alloca() : memref<64x64xf32>
+    %x = gpu.block_id x
+    %h = gpu.block_id y
+    %b = gpu.block_id z
+    %q0 = arith.muli %x, %c64 : index
+    %hkv = arith.divui %h, %c4 : index
+    attn.tile_init %q[%b, %h, %q0] into %qt state(%m, %l, %acc) {q_scale = 0.125 : f64} : memref<2x8x256x64xf16>, memref<64x64xf32>, memref<64xf32>, memref<64x64xf32>
+    scf.for %kt = %lo to %hi step %c1 {
+      %k0 = arith.muli %kt, %c64 : index
+      attn.tile_update %qt, %k, %v scratch %s state(%m, %l, %acc) at(%b, %h, %hkv, %q0, %k0) query_length %c256 : memref<64x64xf32>, memref<2x2x256x64xf16>, memref<2x2x256x64xf16>, memref<64x64xf32>, memref<64xf32>, memref<64x64xf32>
+    }
+    attn.tile_finalize state(%m, %l, %acc) into %o, %lse at(%b, %h, %q0) : memref<64xf32>, memref<64x64xf32>, memref<2x8x256x64xf16>, memref<2x8x256xf32>
     gpu.return
   }
 }

@@ -74,11 +74,14 @@ def AttnLowerTilesToMma : Pass<"attn-lower-tiles-to-mma", "::mlir::ModuleOp"> {
       Sk-tail predicates, only when a CTA-uniform run-time test finds the
       tile cut by them; the online softmax on the accumulator fragments
       (row max and sum over each quad with `shfl.xor` 1 and 2, `exp2` as
-      `ex2.approx` with log2(e) folded in); `O = α·O + P·V` with P's
+      `ex2.approx.ftz`; scores and maxima in log2 units, log2(e) folded into
+      the scale, unless the mask operand is an additive bias, whose
+      `finfo.min` padding would overflow); `O = α·O + P·V` with P's
       accumulators repacked as A fragments (P stays in registers) and V
       fragments by `ldmatrix.x2.trans`.
     * `attn.tile_finalize`: `O · (1 / l)` (`rcp.approx`: l ≥ 1 once a key
-      is kept) and `LSE = m + ln l`, each row's stores under one branch on
+      is kept) and `LSE = m + ln l` (`(m + log2 l)·ln 2` in log2 units),
+    each row's stores under one branch on
       the row being inside Sq, a column test only on an 8-column tile that
       reaches past Dv (O as 32-bit pairs when Dv is even); rows without any
       kept key get O = 0 and LSE = −inf.
@@ -150,7 +153,11 @@ def AttnMapToGpu : Pass<"attn-map-to-gpu", "::mlir::ModuleOp"> {
     `[B, H, S, D]` buffers (LSE f32; the mask dense in its own broadcast
     shape, one byte 0/1 per element for i1; a dynamic mask dim is taken to be
     the full size); each pointer is viewed as a memref with B = the grid's z
-    size. The kernel records its plan as attributes:
+    size. A size the op's types fix (B, Sq, Sk) is a constant of the kernel
+    and of its memref types, the `Sq`/`Sk` argument then unused (callers
+    pass it equal): LLVM folds the tail tests of tiles that are full, e.g.
+    `-attn-stage-shared-memory` copies them without row tests. The kernel
+    records its plan as attributes:
     `attn.query_tile_rows` (the grid's x divisor), `attn.key_tile_cols`,
     `attn.stages` and `attn.dynamic_shared_memory` (the bytes of the
     shared-memory layout `-attn-stage-shared-memory` builds).
@@ -241,9 +248,15 @@ def AttnStageSharedMemory : Pass<"attn-stage-shared-memory", "::mlir::ModuleOp">
     of 8 elements (e.g. D = 59) are copied element by element. When the
     tile's 16-byte chunks split evenly among the 128 threads (D = 64, 128,
     256), the copies are unrolled: each thread copies one chunk column of
-    rows `tid / chunks + j·(128 / chunks)`, each guarded by a compare with a
-    constant, and K and V rows alternate when they have one width;
-    otherwise they are a loop over `tid, tid + 128, …`. The stage index is
+    rows `tid / chunks + j·(128 / chunks)` at a constant offset from the
+    thread's first element, each guarded by a compare with a constant, and
+    K and V rows alternate when they have one width; otherwise they are a
+    loop over `tid, tid + 128, …`. Tiles that are always full (a static
+    length that is a multiple of the tile, e.g. Sk = 1024 with 64-key
+    tiles) are copied without row tests: this relies on
+    `-attn-map-to-gpu`'s bounds (query tiles below the grid's
+    `ceil(Sq / block-m)`, key tiles below the band's end, at most
+    `ceil(Sk / block-n)`). The stage index is
     computed in 32 bits. Shared rows
     are padded by 8 halves so that `ldmatrix` is free of bank conflicts. The
     Q tile lives in the K ring's last stage when its fragments then move to

@@ -18,7 +18,8 @@
 //         (times log2e, folded into the constant) unless there is a bias;
 //         the mask operand (bias added, keep applied) on every tile
 //      c. `masked` updates: the band and Sk-tail predicates, only when the
-//         tile is cut (a CTA-uniform scf.if; full tiles pay nothing)
+//         tile is cut (a CTA-uniform scf.if; full tiles pay nothing); no
+//         Sk tail when Sk is a static multiple of BN
 //      d. the online softmax on the accumulator fragments: row max with
 //         quad shuffles, P = exp2(S − m'), α = exp2(m − m') in log2 units
 //         (a subtraction and one MUFU.EX2 each; else the difference times
@@ -355,8 +356,13 @@ SmallVector<Value> FragmentLowering::lowerUpdate(ValueRange state) {
   ValueRange scores = sv;
   scf::IfOp masked;
   if (u.getMasked()) {
+    // Full key tiles (a static Sk that is a multiple of BN) need no tail
+    // test.
+    bool keysInRange = isFullTile(u.getKey(), k0, blockN);
     Value kEnd = add(k0, idx(blockN));
-    Value partial = cmp(arith::CmpIPredicate::sgt, kEnd, keyLength);
+    Value partial = keysInRange
+                        ? arith::ConstantIntOp::create(b, b.getI1Type(), 0)
+                        : cmp(arith::CmpIPredicate::sgt, kEnd, keyLength);
     if (band->hi)
       partial = arith::OrIOp::create(b, partial,
                                      cmp(arith::CmpIPredicate::sgt,
@@ -375,7 +381,9 @@ SmallVector<Value> FragmentLowering::lowerUpdate(ValueRange state) {
           for (auto [e, x] : llvm::enumerate(sv)) {
             Value key = keys[e];
             Value row = rowOf[rowOfScore(e)];
-            Value keep = cmp(arith::CmpIPredicate::slt, key, keyLength);
+            Value keep = keysInRange
+                             ? arith::ConstantIntOp::create(b, b.getI1Type(), 1)
+                             : cmp(arith::CmpIPredicate::slt, key, keyLength);
             if (band->hi)
               keep = arith::AndIOp::create(
                   b, keep,

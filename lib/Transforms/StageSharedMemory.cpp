@@ -54,21 +54,6 @@ int64_t rowLength(Value tensor) {
   return cast<MemRefType>(tensor.getType()).getShape()[3];
 }
 
-/// Whether every tile of `tileRows` rows of `tensor` ([B, H, S, D]) that
-/// starts at `row0` < S is full: S is a static multiple of tileRows and
-/// row0 = x · c with c a multiple of tileRows. The copies of such tiles
-/// have no row test, so they rely on -attn-map-to-gpu's bounds: query
-/// tiles below ceil(Sq / BM) (the grid), key tiles below the band's kHi
-/// ≤ ceil(Sk / BN).
-bool isFullTile(Value tensor, Value row0, int64_t tileRows) {
-  int64_t rows = cast<MemRefType>(tensor.getType()).getShape()[2];
-  APInt step;
-  return !ShapedType::isDynamic(rows) && rows % tileRows == 0 &&
-         matchPattern(row0, m_Op<arith::MulIOp>(matchers::m_Any(),
-                                                m_ConstantInt(&step))) &&
-         step.getSExtValue() % tileRows == 0;
-}
-
 /// The kernel's tiled form (-attn-map-to-gpu), with the update at
 /// k_begin = kt·BN of a loop of step 1 (the stage of key tile kt follows
 /// from kt), or failure (reported).

@@ -9,6 +9,8 @@
 
 #include "attn/Dialect/Attn.h"
 
+#include "mlir/IR/Matchers.h"
+
 using namespace mlir;
 using namespace mlir::attn;
 
@@ -158,4 +160,13 @@ void mlir::attn::buildIfThen(ImplicitLocOpBuilder &b, Value cond,
     body();
     scf::YieldOp::create(b);
   });
+}
+
+bool mlir::attn::isFullTile(Value tensor, Value row0, int64_t tileRows) {
+  int64_t rows = cast<MemRefType>(tensor.getType()).getShape()[2];
+  APInt step;
+  return !ShapedType::isDynamic(rows) && rows % tileRows == 0 &&
+         matchPattern(row0, m_Op<arith::MulIOp>(matchers::m_Any(),
+                                                m_ConstantInt(&step))) &&
+         step.getSExtValue() % tileRows == 0;
 }

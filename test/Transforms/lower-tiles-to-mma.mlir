@@ -28,6 +28,8 @@
 // The causal band and the Sk tail only on the tiles they cut: one scf.if
 // over the 8 · 4 = 32 scores of the thread.
 // CHECK:             scf.if %{{.+}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) {
+// CHECK-NEXT:          arith.cmpi slt, %{{.+}}, %{{.+}} : index
+// CHECK:               arith.cmpi sle
 // CHECK:               arith.select
 // CHECK:             } else {
 // CHECK-NEXT:          scf.yield
@@ -141,6 +143,39 @@ gpu.module @kernels {
       attn.tile_update %qt, %k, %k staged(%ks, %ks : memref<32x264xf16, #gpu.address_space<workgroup>>, memref<32x264xf16, #gpu.address_space<workgroup>>) scratch %s state(%m, %m, %acc) at(%b, %h, %h, %q0, %k0) query_length %sq {masked} : memref<256x64xf32>, memref<?x8x?x256xf16>, memref<?x8x?x256xf16>, memref<32x64xf32>, memref<64xf32>, memref<256x64xf32>
     }
     attn.tile_finalize state(%m, %m, %acc) into %o, %lse at(%b, %h, %q0) : memref<64xf32>, memref<256x64xf32>, memref<?x8x?x256xf16>, memref<?x8x?xf32>
+    gpu.return
+  }
+}
+
+// -----
+
+// A static Sk = 256, a multiple of the 64-key tiles: every key of a tile is
+// inside Sk, so the tiles the causal band cuts test only the band (no Sk
+// tail in the branch condition or per score).
+// CHECK-LABEL:   gpu.func @full_key_tiles(
+// CHECK:           scf.for
+// CHECK:             %[[NOTAIL:.+]] = arith.constant false
+// CHECK:             %[[EDGE:.+]] = arith.cmpi sgt
+// CHECK-NEXT:        %[[CUT:.+]] = arith.ori %[[NOTAIL]], %[[EDGE]] : i1
+// CHECK-NEXT:        scf.if %[[CUT]] -> (f32, {{.*}}) {
+// CHECK-NOT:           arith.cmpi slt
+// CHECK:               arith.cmpi sle
+// CHECK:             } else {
+gpu.module @kernels {
+  gpu.func @full_key_tiles(%q: memref<?x8x?x64xf16>, %k: memref<?x2x256x64xf16>, %v: memref<?x2x256x64xf16>, %o: memref<?x8x?x64xf16>, %lse: memref<?x8x?xf32>, %qs: memref<64x72xf16, #gpu.address_space<workgroup>>, %ks: memref<64x72xf16, #gpu.address_space<workgroup>>, %vs: memref<64x72xf16, #gpu.address_space<workgroup>>, %sq: index, %lo: index, %hi: index, %b: index, %h: index, %hkv: index, %q0: index) kernel {
+    %c1 = arith.constant 1 : index
+    %c64 = arith.constant 64 : index
+    %qt = memref.alloca() : memref<64x64xf32>
+    %m = memref.alloca() : memref<64xf32>
+    %l = memref.alloca() : memref<64xf32>
+    %acc = memref.alloca() : memref<64x64xf32>
+    %s = memref.alloca() : memref<64x64xf32>
+    attn.tile_init %q[%b, %h, %q0] staged(%qs : memref<64x72xf16, #gpu.address_space<workgroup>>) into %qt state(%m, %l, %acc) {q_scale = 0.125 : f64} : memref<?x8x?x64xf16>, memref<64x64xf32>, memref<64xf32>, memref<64x64xf32>
+    scf.for %kt = %lo to %hi step %c1 {
+      %k0 = arith.muli %kt, %c64 : index
+      attn.tile_update %qt, %k, %v staged(%ks, %vs : memref<64x72xf16, #gpu.address_space<workgroup>>, memref<64x72xf16, #gpu.address_space<workgroup>>) scratch %s state(%m, %l, %acc) at(%b, %h, %hkv, %q0, %k0) query_length %sq {causal = #attn.causal<top_left>, masked} : memref<64x64xf32>, memref<?x2x256x64xf16>, memref<?x2x256x64xf16>, memref<64x64xf32>, memref<64xf32>, memref<64x64xf32>
+    }
+    attn.tile_finalize state(%m, %l, %acc) into %o, %lse at(%b, %h, %q0) : memref<64xf32>, memref<64x64xf32>, memref<?x8x?x64xf16>, memref<?x8x?xf32>
     gpu.return
   }
 }

@@ -71,8 +71,9 @@ def AttnLowerTilesToMma : Pass<"attn-lower-tiles-to-mma", "::mlir::ModuleOp"> {
       f32 accumulation; K fragments by `ldmatrix.x2`, each shared by the
       warp's m-tiles); scale and soft-cap; the mask operand (i1 keep or
       additive bias) on every tile; for `masked` updates the band and
-      Sk-tail predicates, only when a CTA-uniform run-time test finds the
-      tile cut by them; the online softmax on the accumulator fragments
+      Sk-tail predicates (no tail when Sk is a static multiple of the key
+      tile), only when a CTA-uniform run-time test finds the tile cut by
+      them; the online softmax on the accumulator fragments
       (row max and sum over each quad with `shfl.xor` 1 and 2, `exp2` as
       `ex2.approx.ftz`; scores and maxima in log2 units, log2(e) folded into
       the scale, unless the mask operand is an additive bias, whose

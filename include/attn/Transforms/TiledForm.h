@@ -63,6 +63,14 @@ struct TiledKernel {
 /// failure (reported) when they are not in that form.
 FailureOr<TiledKernel> matchTiledKernel(gpu::GPUFuncOp kernel);
 
+/// Whether every tile of `tileRows` rows of `tensor` (a [B, H, S, D]
+/// memref) that starts at `row0` < S is full: S is a static multiple of
+/// tileRows and row0 = x · c with c a multiple of tileRows. Code that then
+/// drops its row tests relies on -attn-map-to-gpu's bounds: query tiles
+/// below ceil(Sq / BM) (the grid), key tiles below the band's kHi
+/// ≤ ceil(Sk / BN).
+bool isFullTile(Value tensor, Value row0, int64_t tileRows);
+
 /// `body` at `b`'s insertion point under `cond` (an scf.if without results).
 void buildIfThen(ImplicitLocOpBuilder &b, Value cond,
                  llvm::function_ref<void()> body);

@@ -317,13 +317,13 @@ SmallVector<Value> FragmentLowering::lowerUpdate(ValueRange state) {
   Type maskType;
   if (mask)
     maskType = cast<MemRefType>(mask.getType()).getElementType();
+  double unit = log2Units ? kLog2e : 1.0; // of the scores
   SmallVector<Value> sv, keys;
   for (int64_t e = 0; e < 4 * nTiles * mTiles; ++e) {
     int64_t tile = e / 4, i = (e / 2) % 2, j = e % 2;
     Value x = s[tile][2 * i + j];
     Value key = add(add(k0, idx(8 * (tile % nTiles) + j)), mul(t4, idx(2)));
     keys.push_back(key);
-    double unit = log2Units ? kLog2e : 1.0;
     if (softcap) {
       Value tanh =
           math::TanhOp::create(b, arith::MulFOp::create(b, x, f32(qScale)));

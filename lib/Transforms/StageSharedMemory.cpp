@@ -178,12 +178,12 @@ void Stager::copyTile(ArrayRef<TileCopy> copies, Value batch, Value head,
     // with a constant and a select of a constant offset, neither in full
     // tiles, where the offset is an immediate of the address (a 64-bit
     // offset selected and added to each base took ~7 SASS instructions per
-    // copy). (A loop from tid in
-    // steps of kThreads hides its trip count from ptxas, which unrolls it
-    // by 4 with a remainder: ~18 instructions per copy instead of 6-10, and
-    // a third of ptxas' time at D = 64.) At most kMaxUnrolledCopies per
-    // thread: the 16 of a 64 × 256 or 128 × 128 Q tile made ptxas spill
-    // the D = 128, block-m = 128 kernels and gave larger code than the loop.
+    // copy). (A loop from tid in steps of kThreads hides its trip count
+    // from ptxas, which unrolls it by 4 with a remainder: ~18 instructions
+    // per copy instead of 6-10, and a third of ptxas' time at D = 64.) At
+    // most kMaxUnrolledCopies per thread: the 16 of a 64 × 256 or
+    // 128 × 128 Q tile made ptxas spill the D = 128, block-m = 128 kernels
+    // and gave larger code than the loop.
     Value r0 = arith::DivUIOp::create(b, tid, idx(chunks));
     Value c = mul(arith::RemUIOp::create(b, tid, idx(chunks)), idx(vec));
     Value rowsLeft =

@@ -82,10 +82,10 @@ def AttnLowerTilesToMma : Pass<"attn-lower-tiles-to-mma", "::mlir::ModuleOp"> {
       fragments by `ldmatrix.x2.trans`.
     * `attn.tile_finalize`: `O · (1 / l)` (`rcp.approx`: l ≥ 1 once a key
       is kept) and `LSE = m + ln l` (`(m + log2 l)·ln 2` in log2 units),
-    each row's stores under one branch on
-      the row being inside Sq, a column test only on an 8-column tile that
-      reaches past Dv (O as 32-bit pairs when Dv is even); rows without any
-      kept key get O = 0 and LSE = −inf.
+      each row's stores under one branch on the row being inside Sq, a
+      column test only on an 8-column tile that reaches past Dv (O as
+      32-bit pairs when Dv is even); rows without any kept key get O = 0
+      and LSE = −inf.
 
     Head dims are padded to 16 internally (zero-filled staged columns);
     query tiles of 64 or 128 rows and key tiles of a multiple of 16 up to

@@ -17,6 +17,7 @@
 #include "attn/Transforms/Passes.h"
 #include "attn/Transforms/Utils.h"
 
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/PatternMatch.h"
@@ -581,15 +582,15 @@ struct AttnLowerTilesToVectorPass
   void runOnOperation() override {
     SmallVector<Operation *> tileOps;
     llvm::SmallSetVector<Operation *, 4> scopes;
-    DenseSet<Operation *> mathBefore;
+    DenseSet<Operation *> before; // math ops and roundings of the input
     getOperation()->walk([&](Operation *op) {
       if (isa<TileInitOp, TileUpdateOp, TileFinalizeOp>(op)) {
         tileOps.push_back(op);
         scopes.insert(
             op->getParentWithTrait<OpTrait::AutomaticAllocationScope>());
       }
-      if (isa<math::MathDialect>(op->getDialect()))
-        mathBefore.insert(op);
+      if (isa<math::MathDialect>(op->getDialect()) || isa<arith::TruncFOp>(op))
+        before.insert(op);
     });
     StagingBuffers staging;
     for (Operation *op : tileOps) {
@@ -622,15 +623,21 @@ struct AttnLowerTilesToVectorPass
       if (failed(checkScratch(scope)))
         return signalPassFailure();
     // The tanh (soft-cap) and log (finalize) this pass emitted become
-    // polynomials: vectorized, no libm calls. Math ops that were already in
+    // polynomials: vectorized, no libm calls. Its roundings to bf16
+    // (finalize) become integer code: hosts without native bf16 conversions
+    // (no AVX512-BF16) would otherwise call __truncsfbf2, which the JIT
+    // cannot find (libgcc has it from GCC 13 on). Ops that were already in
     // the input are left alone.
     SmallVector<Operation *> created;
     getOperation()->walk([&](Operation *op) {
-      if (isa<math::MathDialect>(op->getDialect()) && !mathBefore.contains(op))
+      if ((isa<math::MathDialect>(op->getDialect()) ||
+           isa<arith::TruncFOp>(op)) &&
+          !before.contains(op))
         created.push_back(op);
     });
     RewritePatternSet patterns(&getContext());
     populateMathPolynomialApproximationPatterns(patterns);
+    arith::populateExpandBFloat16Patterns(patterns);
     GreedyRewriteConfig config;
     config.setStrictness(GreedyRewriteStrictness::ExistingAndNewOps);
     if (failed(applyOpPatternsGreedily(created, std::move(patterns), config)))

@@ -426,6 +426,35 @@ func.func @tile_finalize_f16(%m: memref<16xf32>, %l: memref<16xf32>, %acc: memre
 }
 
 // ----------------------------------------------------------------------------
+// A bf16 output is rounded in integer code (to nearest even, NaN to the quiet
+// NaN 0x7FC0), not by arith.truncf: hosts without native bf16 conversions
+// would call __truncsfbf2, which the JIT does not have.
+// CHECK-LABEL: func.func @tile_finalize_bf16(
+// CHECK-NOT:     arith.truncf
+// CHECK-DAG:     %[[C1I:.+]] = arith.constant 1 : i32
+// CHECK-DAG:     %[[C16I:.+]] = arith.constant 16 : i32
+// CHECK-DAG:     %[[QNAN:.+]] = arith.constant 32704 : i16
+// CHECK-DAG:     %[[HALF:.+]] = arith.constant 32767 : i32
+// CHECK:           %[[OV:.+]] = arith.mulf %{{.+}}, %{{.+}} : f32
+// CHECK-NEXT:      %[[NAN:.+]] = arith.cmpf une, %[[OV]], %[[OV]] : f32
+// CHECK-NEXT:      %[[BITS:.+]] = arith.bitcast %[[OV]] : f32 to i32
+// CHECK-NEXT:      %[[HI:.+]] = arith.shrui %[[BITS]], %[[C16I]] : i32
+// CHECK-NEXT:      %[[LSB:.+]] = arith.andi %[[HI]], %[[C1I]] : i32
+// CHECK-NEXT:      %[[BIAS:.+]] = arith.addi %[[LSB]], %[[HALF]] : i32
+// CHECK-NEXT:      %[[ROUND:.+]] = arith.addi %[[BITS]], %[[BIAS]] : i32
+// CHECK-NEXT:      %[[TOP:.+]] = arith.shrui %[[ROUND]], %[[C16I]] : i32
+// CHECK-NEXT:      %[[NARROW:.+]] = arith.trunci %[[TOP]] : i32 to i16
+// CHECK-NEXT:      %[[SEL:.+]] = arith.select %[[NAN]], %[[QNAN]], %[[NARROW]] : i16
+// CHECK-NEXT:      %[[OB:.+]] = arith.bitcast %[[SEL]] : i16 to bf16
+// CHECK-NEXT:      memref.store %[[OB]], %{{.+}} : memref<1x8x?x16xbf16>
+// CHECK-NOT:     arith.truncf
+// CHECK:         return
+func.func @tile_finalize_bf16(%m: memref<16xf32>, %l: memref<16xf32>, %acc: memref<16x16xf32>, %o: memref<1x8x?x16xbf16>, %lse: memref<1x8x?xf32>, %b: index, %h: index, %q0: index) {
+  attn.tile_finalize state(%m, %l, %acc) into %o, %lse at(%b, %h, %q0) : memref<16xf32>, memref<16x16xf32>, memref<1x8x?x16xbf16>, memref<1x8x?xf32>
+  return
+}
+
+// ----------------------------------------------------------------------------
 // 16-bit K and V (bf16, D = 40, Dv = 16) are staged once per key tile into
 // f32 buffers allocated at the start of the allocation scope: full vectors
 // of 16 elements, then the row's tail (40 = 2·16 + 8) through a mask of 8

@@ -115,7 +115,9 @@ def AttnLowerTilesToVector : Pass<"attn-lower-tiles-to-vector"> {
       runs on rows of `Sᵀ`, where every row reduction is an element-wise
       max/add across vectors;
     * `attn.tile_finalize` divides by `l`, rounds to the storage type and
-      writes O and LSE.
+      writes O and LSE; bf16 is rounded in integer code (to nearest even),
+      as hosts without native bf16 conversions would call `__truncsfbf2`,
+      which the JIT cannot resolve.
 
     Element masks (causal/window/tail predicates and the mask operand) are
     only emitted for tile updates marked `masked`. The tanh and log the pass

@@ -21,6 +21,7 @@
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
 
+#include "llvm/ADT/bit.h"
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
@@ -253,21 +254,61 @@ buildAttentionModule(MLIRContext &ctx, const AttentionProblem &problem) {
   return std::move(module);
 }
 
-Expected<std::string>
-buildAttentionModuleText(const AttentionProblem &problem) {
-  // Kernel cache keys contain this text, so it is built for every cached
-  // compile, hits included: one context per thread rather than one per call
-  // (creating one, with every dialect loaded, takes milliseconds). What it
-  // keeps between calls is the uniqued types and attributes of the problems
-  // seen.
-  thread_local std::unique_ptr<MLIRContext> ctx = createAttnContext();
-  Expected<OwningOpRef<ModuleOp>> module = buildAttentionModule(*ctx, problem);
-  if (!module)
-    return module.takeError();
+std::string getProblemFingerprint(const AttentionProblem &problem) {
+  // A field added to AttentionProblem makes this binding fail to compile
+  // until it is added here too.
+  const auto &[dtype, q, k, v, mask, maskShape, biasType, scale, causal,
+               windowLeft, windowRight, softcap, dynamicLengths] = problem;
   std::string text;
   llvm::raw_string_ostream os(text);
-  (*module)->print(os);
+  auto dims = [&](const std::array<int64_t, 4> &shape) {
+    for (int64_t d : shape)
+      os << d << ',';
+    os << ' ';
+  };
+  auto real = [&](std::optional<double> x) { // exactly: its bits
+    if (x)
+      os << llvm::bit_cast<uint64_t>(*x);
+    os << ' ';
+  };
+  os << int(dtype) << ' ';
+  dims(q);
+  dims(k);
+  dims(v);
+  os << int(mask) << ' ';
+  dims(maskShape);
+  os << int(biasType) << ' ';
+  real(scale);
+  os << int(causal) << ' ' << windowLeft << ' ' << windowRight << ' ';
+  real(softcap);
+  os << dynamicLengths;
   return text;
+}
+
+Expected<std::string>
+buildAttentionModuleText(const AttentionProblem &problem) {
+  // Kernel cache keys contain this text, so every cached compile, hits
+  // included, needs it, and building and printing the module takes ~0.1 ms:
+  // it is built once per problem in this process (a few KB each, next to
+  // the kernel compiled from it), in one context per thread (creating one,
+  // with every dialect loaded, takes milliseconds).
+  static MemoryCache<std::string> &texts = *new MemoryCache<std::string>();
+  Expected<std::shared_ptr<const std::string>> text = texts.getOrCompute(
+      getProblemFingerprint(problem),
+      [&]() -> Expected<std::shared_ptr<const std::string>> {
+        thread_local std::unique_ptr<MLIRContext> ctx = createAttnContext();
+        Expected<OwningOpRef<ModuleOp>> module =
+            buildAttentionModule(*ctx, problem);
+        if (!module)
+          return module.takeError();
+        auto printed = std::make_shared<std::string>();
+        llvm::raw_string_ostream os(*printed);
+        (*module)->print(os);
+        return printed;
+      });
+  if (!text)
+    return text.takeError();
+  return **text;
 }
 
 std::string getPipelineText(llvm::StringRef name,

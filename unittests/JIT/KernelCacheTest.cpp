@@ -499,6 +499,69 @@ TEST(CpuKernelCache, KeyCoversHostOptionsAndProblem) {
         << part << " in " << key->getText();
 }
 
+// Keys hold the problem's IR text, remembered per problem fingerprint: a
+// field the fingerprint missed would hand one problem another's text.
+TEST(CpuKernelCache, ModuleTextIsEachProblemsAfterAnyFieldChange) {
+  using Change = void (*)(AttentionProblem &);
+  const Change changes[] = {
+      [](AttentionProblem &) {},
+      [](AttentionProblem &p) { p.dtype = ElementType::F16; },
+      [](AttentionProblem &p) { p.q[2] = 6; },
+      [](AttentionProblem &p) { p.q[1] = 1; },
+      [](AttentionProblem &p) { p.k[2] = p.v[2] = 8; },
+      [](AttentionProblem &p) { p.v[3] = 8; },
+      [](AttentionProblem &p) {
+        p.mask = AttentionProblem::Mask::Keep;
+        p.maskShape = {1, 1, 5, 7};
+      },
+      [](AttentionProblem &p) {
+        p.mask = AttentionProblem::Mask::Keep;
+        p.maskShape = {1, 1, 1, 7};
+      },
+      [](AttentionProblem &p) {
+        p.mask = AttentionProblem::Mask::Bias;
+        p.maskShape = {1, 1, 1, 7};
+      },
+      [](AttentionProblem &p) {
+        p.mask = AttentionProblem::Mask::Bias;
+        p.maskShape = {1, 1, 1, 7};
+        p.biasType = ElementType::F16;
+      },
+      [](AttentionProblem &p) { p.scale = 0.25; }, // = 1/sqrt(D), explicit
+      [](AttentionProblem &p) { p.scale = 0.5; },
+      [](AttentionProblem &p) { p.causal = AttentionProblem::Causal::TopLeft; },
+      [](AttentionProblem &p) {
+        p.causal = AttentionProblem::Causal::BottomRight;
+      },
+      [](AttentionProblem &p) { p.windowLeft = 2; },
+      [](AttentionProblem &p) { p.windowRight = 1; },
+      [](AttentionProblem &p) { p.softcap = 30.0; },
+      [](AttentionProblem &p) { p.dynamicLengths = true; },
+  };
+  std::unique_ptr<mlir::MLIRContext> ctx = createAttnContext();
+  std::vector<std::string> fingerprints;
+  for (size_t i = 0; i < std::size(changes); ++i) {
+    AttentionProblem p = smallCpuProblem();
+    changes[i](p);
+    std::string fingerprint = getProblemFingerprint(p);
+    EXPECT_FALSE(llvm::is_contained(fingerprints, fingerprint))
+        << "change " << i << ": " << fingerprint;
+    fingerprints.push_back(fingerprint);
+    Expected<mlir::OwningOpRef<mlir::ModuleOp>> module =
+        buildAttentionModule(*ctx, p);
+    ASSERT_TRUE(bool(module)) << "change " << i << ": "
+                              << llvm::toString(module.takeError());
+    std::string fresh;
+    llvm::raw_string_ostream os(fresh);
+    (**module)->print(os);
+    for (int pass = 0; pass < 2; ++pass) { // built, then remembered
+      Expected<std::string> text = buildAttentionModuleText(p);
+      ASSERT_TRUE(bool(text)) << llvm::toString(text.takeError());
+      EXPECT_EQ(*text, fresh) << "change " << i << ", pass " << pass;
+    }
+  }
+}
+
 TEST(CpuKernelCache, SecondCompileIsSharedFromMemory) {
   AttentionProblem p = smallCpuProblem();
   p.windowLeft = 3; // a problem no other test compiles

@@ -145,8 +145,9 @@ public:
   explicit Compiler(CompilerOptions options = {}) : options(options) {}
 
   /// Validates `spec` and compiles it (tens to hundreds of milliseconds;
-  /// tens of microseconds when the cache has it). Kernels are shared
-  /// pointers: a cached one is handed to every caller.
+  /// a few microseconds when this process compiled it before, under a
+  /// millisecond from the disk cache). Kernels are shared pointers: a cached
+  /// one is handed to every caller.
   llvm::Expected<std::shared_ptr<const Kernel>>
   compile(const AttentionSpec &spec) const;
 

@@ -119,7 +119,12 @@ private:
 llvm::Expected<mlir::OwningOpRef<mlir::ModuleOp>>
 buildAttentionModule(mlir::MLIRContext &ctx, const AttentionProblem &problem);
 
-/// buildAttentionModule as MLIR text.
+/// Every field of `problem`, exactly, as text: problems with equal
+/// fingerprints are equal (and build the same IR).
+std::string getProblemFingerprint(const AttentionProblem &problem);
+
+/// buildAttentionModule as MLIR text; built once per problem (by
+/// fingerprint) in this process and remembered.
 llvm::Expected<std::string>
 buildAttentionModuleText(const AttentionProblem &problem);
 

@@ -1,5 +1,4 @@
-//===- attn-bench-compile.cpp - where compile time goes
-//--------------------===//
+//===- attn-bench-compile.cpp - where compile time goes -------------------===//
 //
 //   attn-bench-compile [--repeat N] [--markdown]
 //
@@ -8,12 +7,14 @@
 //
 //  * spec → IR: MLIR context and the verified attn.attention module;
 //  * IR → PTX: the attn-lower-to-ptx pipeline (kernel passes, NVVM, PTX);
-//  * PTX → cubin: nvJitLink in process;
+//  * PTX → cubin: the toolkit's ptxas (whole program), or nvJitLink in
+//    process without it (attn::assemblePtx);
 //  * fast: PTX → cubin and spec → cubin again with ptxas
 //    --Ofast-compile=min (GpuTileOptions::fastAssemble), measured in the
 //    same runs, alternating with the default;
-//  * (CPU time): the process CPU time of spec → cubin, which, unlike wall
-//    time, does not grow when other work shares the cores;
+//  * (CPU time): the CPU time of spec → cubin, the process's and its
+//    ptxas child's, which, unlike wall time, does not grow when other work
+//    shares the cores;
 //  * key: the cache key of a problem seen before (its IR text remembered,
 //    the pipeline text, BLAKE3);
 //  * memory hit: KernelCache::getOrCompute of a cached key (no key, no
@@ -53,9 +54,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <thread>
 #include <vector>
+
+#include <sys/resource.h>
 
 using namespace attn;
 using namespace attn::bench;
@@ -139,13 +141,26 @@ std::vector<Spec> gpuSpecs() {
 
 struct GpuRow {
   GpuCompileTimes stages; ///< medians
-  /// spec → cubin: wall time, and the process's CPU time (what the compile
+  /// spec → cubin: wall time, and the CPU time with ptxas' (what the compile
   /// itself costs when other work shares the cores).
   double total = 0, totalCpu = 0;
   double fastAssemble = 0, fastTotal = 0; ///< with fastAssemble
   double keyUs = 0, memoryHitUs = 0, diskHit = 0, cachedCompile = 0;
   double compileHitUs = 0;
 };
+
+/// CPU time in ms (user + system) of this process and of its children
+/// that have been waited for (ptxas).
+double cpuMs() {
+  double ms = 0;
+  for (int who : {RUSAGE_SELF, RUSAGE_CHILDREN}) {
+    rusage usage{};
+    getrusage(who, &usage);
+    for (const timeval &t : {usage.ru_utime, usage.ru_stime})
+      ms += 1e3 * double(t.tv_sec) + 1e-3 * double(t.tv_usec);
+  }
+  return ms;
+}
 
 llvm::Error unexpected(StringRef what) {
   return llvm::createStringError(("unexpected " + what).str());
@@ -168,13 +183,13 @@ Expected<GpuRow> measureGpu(const AttentionProblem &p, StringRef chip,
   for (int64_t i = 0; i <= repeat; ++i) { // run 0 warms up
     GpuCompileTimes t, f;
     auto start = Clock::now();
-    std::clock_t cpuStart = std::clock();
+    double cpuStart = cpuMs();
     Expected<rt::Bundle> bundle =
         compileGpuBundle(p, chip, GpuTileOptions(), &t);
     if (!bundle)
       return bundle.takeError();
     double total = millisecondsSince(start);
-    double cpu = 1000.0 * double(std::clock() - cpuStart) / CLOCKS_PER_SEC;
+    double cpu = cpuMs() - cpuStart;
     start = Clock::now();
     if (Expected<rt::Bundle> b = compileGpuBundle(p, chip, fast, &f); !b)
       return b.takeError();
@@ -336,7 +351,7 @@ int main(int argc, char **argv) {
   StringRef bullet = md ? "- " : "";
   os << llvm::formatv("{0}attn-bench-compile: B=1 H=8 S=1024, median of {1} "
                       "runs after a warm-up; wall times in ms unless marked; "
-                      "(CPU time) = process CPU time of spec->cubin\n",
+                      "(CPU time) = CPU time of spec->cubin (process + ptxas)\n",
                       bullet, options->repeat);
   os << llvm::formatv("{0}host: {1}, {2} cores, {3}; {4}\n", bullet,
                       llvm::sys::getHostCPUName(),

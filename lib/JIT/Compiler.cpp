@@ -26,7 +26,7 @@ Error notSupported(const llvm::Twine &message) {
                                  message);
 }
 
-/// A CUDA chip name as nvJitLink takes it: sm_<digits>[a|f].
+/// A CUDA chip name as ptxas takes it: sm_<digits>[a|f].
 bool isCudaChip(llvm::StringRef target) {
   if (!target.consume_front("sm_"))
     return false;

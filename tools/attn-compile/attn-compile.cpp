@@ -9,7 +9,7 @@
 //
 // Ahead-of-time path of the GPU backend: builds the attn.attention of the
 // problem (verified like attn-run's), lowers it with attn-lower-to-ptx,
-// assembles the PTX into a cubin with nvJitLink (refusing spills) and writes
+// assembles the PTX into a cubin with ptxas (refusing spills) and writes
 // a kernel bundle (cubin + launch metadata) that the MLIR-free runtime — or
 // any CUDA driver client — can launch on a machine without LLVM/MLIR.
 // Compiled bundles are kept in the kernel cache (KernelCache: $ATTN_CACHE_DIR,

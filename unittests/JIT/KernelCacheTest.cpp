@@ -15,6 +15,7 @@
 #include "attn/JIT/KernelCache.h"
 #ifdef ATTN_HAVE_GPU_JIT
 #include "attn/JIT/GpuKernel.h"
+#include "attn/Target/Cuda/PtxAssembler.h"
 #endif
 
 #include "llvm/ADT/SmallString.h"
@@ -658,9 +659,10 @@ TEST(GpuBundleCache, KeyCoversChipTilesAndProblem) {
   EXPECT_NE(sm80->getDigest(), tiled->getDigest());
   // The pipeline's passes with their options, and the assembler, are in
   // the key.
+  std::string assembler = getAssemblerId();
   for (const char *part :
        {"attn-map-to-gpu", "attn-lower-tiles-to-mma", "attn-serialize-to-ptx",
-        "nvvm-attach-target{", "chip=sm_80", "assembler[", "nvJitLink "})
+        "nvvm-attach-target{", "chip=sm_80", "assembler[", assembler.c_str()})
     EXPECT_NE(sm80->getText().find(part), std::string::npos)
         << part << " in " << sm80->getText();
 }

@@ -1,8 +1,7 @@
-//===- KernelMatrixTest.cpp - every GPU kernel the compiler emits assembles
-//-===//
+//===- KernelMatrixTest.cpp - every kernel the compiler emits assembles ---===//
 //
 // Compiles a matrix of attention kernels with attn-lower-to-ptx and
-// assembles each PTX with ptxas (nvJitLink, in process): any assembler error
+// assembles each PTX as the JIT does (assemblePtx): any assembler error
 // or register spill fails the test. The matrix: f16 and bf16 × head dims 64,
 // 96, 128, 256 and 59 (padded) × GQA 8/2 × masks (none, bottom-right causal,
 // sliding window, an i1 keep mask broadcast over heads, an f32 bias with a

@@ -1,4 +1,4 @@
-//===- PtxAssemblerTest.cpp - PTX → cubin with nvJitLink ------------------===//
+//===- PtxAssemblerTest.cpp - PTX → cubin with ptxas or nvJitLink ---------===//
 
 #include "attn/Target/Cuda/PtxAssembler.h"
 
@@ -65,50 +65,94 @@ constexpr const char *kMmaPtx = R"ptx(//
 }
 )ptx";
 
+/// Both assemblers: the default (the toolkit's ptxas where it can be run)
+/// and nvJitLink in process.
+constexpr bool kInProcess[] = {false, true};
+
+/// The name CubinResult::assembler has for what `options` assembles with.
+std::string assemblerName(const AssembleOptions &options) {
+  return llvm::StringRef(getAssemblerId(options)).starts_with("ptxas ")
+             ? "ptxas"
+             : "nvJitLink";
+}
+
 TEST(PtxAssembler, AssemblesForAmpereAndHopper) {
-  for (const char *chip : {"sm_80", "sm_86", "sm_90a"}) {
-    auto result = assemblePtx(kMmaPtx, chip);
-    ASSERT_TRUE(!!result) << chip << ": " << llvm::toString(result.takeError());
-    EXPECT_GT(result->cubin.size(), 100u) << chip;
-    // A cubin is an ELF file.
-    EXPECT_EQ(std::string(result->cubin.data() + 1, 3), "ELF") << chip;
-    EXPECT_GT(result->registers, 0) << chip << ": " << result->infoLog;
-    EXPECT_FALSE(result->spills()) << chip << ": " << result->infoLog;
-  }
+  for (bool inProcess : kInProcess)
+    for (const char *chip : {"sm_80", "sm_86", "sm_90a"}) {
+      AssembleOptions options;
+      options.inProcess = inProcess;
+      auto result = assemblePtx(kMmaPtx, chip, options);
+      ASSERT_TRUE(!!result) << chip << ": "
+                            << llvm::toString(result.takeError());
+      EXPECT_GT(result->cubin.size(), 100u) << chip;
+      // A cubin is an ELF file.
+      EXPECT_EQ(std::string(result->cubin.data() + 1, 3), "ELF") << chip;
+      EXPECT_GT(result->registers, 0) << chip << ": " << result->infoLog;
+      EXPECT_FALSE(result->spills()) << chip << ": " << result->infoLog;
+      EXPECT_EQ(result->assembler, assemblerName(options)) << chip;
+    }
+}
+
+TEST(PtxAssembler, InProcessIsNvJitLinkAndNamedInTheId) {
+  AssembleOptions inProcess;
+  inProcess.inProcess = true;
+  EXPECT_TRUE(llvm::StringRef(getAssemblerId(inProcess))
+                  .starts_with("nvJitLink "))
+      << getAssemblerId(inProcess);
+  // The id is stable within a process (it is part of cache keys).
+  EXPECT_EQ(getAssemblerId(), getAssemblerId());
 }
 
 TEST(PtxAssembler, FastCompileAssemblesAndIsNamedInTheId) {
-  auto result = assemblePtx(kMmaPtx, "sm_80", AssembleOptions{true});
-  ASSERT_TRUE(!!result) << llvm::toString(result.takeError());
-  EXPECT_EQ(std::string(result->cubin.data() + 1, 3), "ELF");
-  EXPECT_FALSE(result->spills()) << result->infoLog;
-  EXPECT_EQ(getAssemblerId(AssembleOptions{true}),
-            getAssemblerId() + ", fast-compile");
+  for (bool inProcess : kInProcess) {
+    AssembleOptions options;
+    options.fastCompile = true;
+    options.inProcess = inProcess;
+    auto result = assemblePtx(kMmaPtx, "sm_80", options);
+    ASSERT_TRUE(!!result) << llvm::toString(result.takeError());
+    EXPECT_EQ(std::string(result->cubin.data() + 1, 3), "ELF");
+    EXPECT_FALSE(result->spills()) << result->infoLog;
+    AssembleOptions plain;
+    plain.inProcess = inProcess;
+    EXPECT_EQ(getAssemblerId(options), getAssemblerId(plain) + ", fast-compile");
+  }
 }
 
 TEST(PtxAssembler, ReportsPtxasErrors) {
   std::string broken = kMmaPtx;
   broken.replace(broken.find("mma.sync"), 8, "mma.bogus");
-  auto result = assemblePtx(broken, "sm_80");
-  ASSERT_FALSE(!!result);
-  std::string message = llvm::toString(result.takeError());
-  EXPECT_NE(message.find("nvJitLink: assembling the PTX for sm_80 failed"),
-            std::string::npos)
-      << message;
-  // ptxas' own diagnosis is part of the message.
-  EXPECT_NE(message.find("Unknown modifier '.bogus'"), std::string::npos)
-      << message;
+  for (bool inProcess : kInProcess) {
+    AssembleOptions options;
+    options.inProcess = inProcess;
+    auto result = assemblePtx(broken, "sm_80", options);
+    ASSERT_FALSE(!!result);
+    std::string message = llvm::toString(result.takeError());
+    std::string expected =
+        assemblerName(options) == "ptxas"
+            ? "ptxas (" // + the path
+            : "nvJitLink: assembling the PTX for sm_80 failed";
+    EXPECT_EQ(message.rfind(expected, 0), 0u) << message;
+    EXPECT_NE(message.find("sm_80"), std::string::npos) << message;
+    // ptxas' own diagnosis is part of the message.
+    EXPECT_NE(message.find("Unknown modifier '.bogus'"), std::string::npos)
+        << message;
+  }
 }
 
 TEST(PtxAssembler, RejectsBadChips) {
-  auto result = assemblePtx(kMmaPtx, "ampere");
-  ASSERT_FALSE(!!result);
-  EXPECT_EQ(llvm::toString(result.takeError()),
-            "invalid chip 'ampere' (expected e.g. sm_80 or sm_90a)");
-  // A real chip name that predates the PTX's features.
-  auto old = assemblePtx(kMmaPtx, "sm_70");
-  ASSERT_FALSE(!!old);
-  EXPECT_NE(llvm::toString(old.takeError()).find("sm_70"), std::string::npos);
+  for (bool inProcess : kInProcess) {
+    AssembleOptions options;
+    options.inProcess = inProcess;
+    auto result = assemblePtx(kMmaPtx, "ampere", options);
+    ASSERT_FALSE(!!result);
+    EXPECT_EQ(llvm::toString(result.takeError()),
+              "invalid chip 'ampere' (expected e.g. sm_80 or sm_90a)");
+    // A real chip name that predates the PTX's features.
+    auto old = assemblePtx(kMmaPtx, "sm_70", options);
+    ASSERT_FALSE(!!old);
+    EXPECT_NE(llvm::toString(old.takeError()).find("sm_70"),
+              std::string::npos);
+  }
 }
 
 } // namespace

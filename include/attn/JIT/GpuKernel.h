@@ -2,7 +2,7 @@
 //-*-===//
 //
 // The GPU path of the JIT: compile a problem into a kernel bundle (IR →
-// -attn-map-to-gpu → PTX → cubin with nvJitLink, refusing spills →
+// -attn-map-to-gpu → PTX → cubin with ptxas, refusing spills →
 // cubin + launch metadata), and run a bundle on host inputs through the
 // MLIR-free runtime (runtime/). attn-compile writes bundles ahead of time;
 // attn-run --backend cuda compiles and runs in one go.
@@ -40,7 +40,7 @@ struct GpuTileOptions {
 struct GpuCompileTimes {
   double buildIr = 0;    ///< MLIR context and the verified attn.attention
   double lowerToPtx = 0; ///< attn-lower-to-ptx (kernel passes and PTX)
-  double assemble = 0;   ///< PTX → cubin (nvJitLink, ptxas if it spilled)
+  double assemble = 0;   ///< PTX → cubin (assemblePtx)
 };
 
 /// Compiles `problem` for `chip` ("sm_80", "sm_90a", ...) into a bundle;
@@ -52,8 +52,8 @@ llvm::Expected<rt::Bundle> compileGpuBundle(const AttentionProblem &problem,
 
 /// The cache key of compileGpuBundle(problem, chip, tiles): the compiler
 /// id, the chip, the attn-lower-to-ptx pipeline as text (every pass option:
-/// tiles, PTX version, libdevice and toolkit paths), the assemblers that
-/// make the cubin (nvJitLink's version, the ptxas fallback), and the
+/// tiles, PTX version, libdevice and toolkit paths), the assembler that
+/// makes the cubin (getAssemblerId), and the
 /// problem's attn.attention IR.
 llvm::Expected<CacheKey> getGpuBundleCacheKey(const AttentionProblem &problem,
                                               llvm::StringRef chip,

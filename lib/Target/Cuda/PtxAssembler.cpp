@@ -1,10 +1,11 @@
-//===- PtxAssembler.cpp - PTX → cubin in process with nvJitLink -----------===//
+//===- PtxAssembler.cpp - PTX → cubin with ptxas or nvJitLink -------------===//
 
 #include "attn/Target/Cuda/PtxAssembler.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/Regex.h"
@@ -126,17 +127,13 @@ Expected<CubinResult> assembleWithPtxas(StringRef ptxas, StringRef ptx,
   return result;
 }
 
-} // namespace
-
-Expected<CubinResult> assemblePtx(StringRef ptx, StringRef chip,
-                                  const AssembleOptions &assemble) {
-  if (!chip.starts_with("sm_") || chip.size() < 5)
-    return llvm::createStringError("invalid chip '" + chip +
-                                   "' (expected e.g. sm_80 or sm_90a)");
+/// Assembles `ptx` in process with nvJitLink (relocatable code).
+Expected<CubinResult> assembleWithNvJitLink(StringRef ptx, StringRef chip,
+                                            bool fastCompile) {
   std::string arch = ("-arch=" + chip).str();
   std::string fast = ("-Xptxas=" + kFastCompile).str();
   llvm::SmallVector<const char *> options = {arch.c_str(), "-verbose"};
-  if (assemble.fastCompile)
+  if (fastCompile)
     options.push_back(fast.c_str());
   Linker linker;
   if (nvJitLinkResult r =
@@ -161,27 +158,69 @@ Expected<CubinResult> assemblePtx(StringRef ptx, StringRef chip,
     return linkError("reading the cubin", r, linker.errorLog());
   result.infoLog = linker.infoLog();
   parseInfoLog(result);
-  // Relocatable code spilled: try the whole-program compile (see header).
-  StringRef ptxas = ATTN_PTXAS;
-  if (!result.spills() || ptxas.empty())
-    return result;
+  return result;
+}
+
+/// The toolkit's ptxas found at configure time, if it can still be run,
+/// and what identifies that build of it for cache keys: its path, size and
+/// modification time (a toolkit updated in place changes them). Looked up
+/// once per process; both empty without it.
+struct Ptxas {
+  std::string path, id;
+};
+const Ptxas &wholeProgramPtxas() {
+  static const Ptxas ptxas = [] {
+    StringRef path = ATTN_PTXAS;
+    llvm::sys::fs::file_status status;
+    if (path.empty() || !llvm::sys::fs::can_execute(path) ||
+        llvm::sys::fs::status(path, status))
+      return Ptxas();
+    return Ptxas{path.str(),
+                 llvm::formatv("ptxas {0} ({1} bytes, modified {2})", path,
+                               status.getSize(),
+                               status.getLastModificationTime()
+                                   .time_since_epoch()
+                                   .count())
+                     .str()};
+  }();
+  return ptxas;
+}
+
+} // namespace
+
+Expected<CubinResult> assemblePtx(StringRef ptx, StringRef chip,
+                                  const AssembleOptions &assemble) {
+  if (!chip.starts_with("sm_") || chip.size() < 5)
+    return llvm::createStringError("invalid chip '" + chip +
+                                   "' (expected e.g. sm_80 or sm_90a)");
+  const Ptxas &ptxas = wholeProgramPtxas();
+  if (ptxas.path.empty() || assemble.inProcess)
+    return assembleWithNvJitLink(ptx, chip, assemble.fastCompile);
   Expected<CubinResult> whole =
-      assembleWithPtxas(ptxas, text, chip, assemble.fastCompile);
-  if (!whole)
-    return whole.takeError();
-  return whole->spills() ? std::move(result) : std::move(*whole);
+      assembleWithPtxas(ptxas.path, ptx, chip, assemble.fastCompile);
+  if (!whole || !whole->spills())
+    return whole;
+  // Whole-program ptxas spilled (see the header): keep nvJitLink's cubin
+  // if it does not.
+  Expected<CubinResult> relocatable =
+      assembleWithNvJitLink(ptx, chip, assemble.fastCompile);
+  if (relocatable && !relocatable->spills())
+    return relocatable;
+  llvm::consumeError(relocatable.takeError());
+  return whole;
 }
 
 std::string getAssemblerId(const AssembleOptions &options) {
+  const Ptxas &ptxas = wholeProgramPtxas();
   unsigned major = 0, minor = 0;
-  std::string version =
-      nvJitLinkVersion(&major, &minor) == NVJITLINK_SUCCESS
-          ? std::to_string(major) + "." + std::to_string(minor)
-          : "unknown";
-  StringRef ptxas = ATTN_PTXAS;
-  return "nvJitLink " + version + ", ptxas " +
-         (ptxas.empty() ? "none" : ptxas.str()) +
-         (options.fastCompile ? ", fast-compile" : "");
+  std::string nvJitLink =
+      "nvJitLink " + (nvJitLinkVersion(&major, &minor) == NVJITLINK_SUCCESS
+                          ? std::to_string(major) + "." + std::to_string(minor)
+                          : std::string("unknown"));
+  std::string id = ptxas.path.empty() || options.inProcess
+                       ? nvJitLink
+                       : ptxas.id + ", " + nvJitLink + " if it spills";
+  return id + (options.fastCompile ? ", fast-compile" : "");
 }
 
 } // namespace attn

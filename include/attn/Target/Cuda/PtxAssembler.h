@@ -1,17 +1,28 @@
-//===- PtxAssembler.h - PTX → cubin in process with nvJitLink ---*- C++ -*-===//
+//===- PtxAssembler.h - PTX → cubin with ptxas or nvJitLink -----*- C++ -*-===//
 //
-// Assembles the PTX the GPU pipeline emits into a cubin for one chip,
-// in-process through the CUDA toolkit's nvJitLink (no GPU needed), and
-// reports what ptxas says about register use and spills. CI assembles every
-// kernel the compiler emits through this and fails on errors or spills.
+// Assembles the PTX the GPU pipeline emits into a cubin for one chip (no
+// GPU needed) and reports what ptxas says about register use and spills.
+// CI assembles every kernel the compiler emits through this and fails on
+// errors or spills.
 //
-// nvJitLink compiles PTX as relocatable code (ptxas -c), which allocates
-// registers less well than a whole-program compile: the D = 256 kernels
-// need 255 registers and spill there, but ~220 and none whole-program. When
-// nvJitLink's cubin spills and the toolkit's ptxas executable was found at
-// configure time, the PTX is assembled again by it in whole-program mode
-// (what the CUDA driver does with PTX) and the better result is kept;
-// `assembler` says which one produced the cubin.
+// Two assemblers, the same ptxas inside:
+//   - the toolkit's ptxas executable (found at configure time), in
+//     whole-program mode: what nvcc does without -rdc and what the CUDA
+//     driver does with PTX. Used whenever it can be run. It sometimes
+//     spills a few bytes where relocatable code does not (e.g. 16 bytes at
+//     72 registers for a one-key-tile bf16 kernel with a bias, where
+//     nvJitLink uses 94 and none); then nvJitLink's cubin is kept;
+//   - nvJitLink, in process, the fallback where there is no ptxas
+//     executable (e.g. a pip-installed nvJitLink alone). nvJitLink compiles
+//     PTX as relocatable code (ptxas -c), which allocates registers less
+//     well: measured on the f16 D = 128 kernels (sm_80/sm_90a), 174–186
+//     registers against 158–163 whole-program (32-key tiles) and 197–210
+//     against 168–176 (64-key tiles, ~4% more SASS instructions); the D =
+//     256 kernels need 255 registers and spill on sm_80 (~220 and none
+//     whole-program). It also executes ~15% more instructions than the
+//     ptxas process for the same kernel.
+// `CubinResult::assembler` says which one produced a cubin, and
+// getAssemblerId() (part of the kernel cache's keys) which one will.
 //
 //===----------------------------------------------------------------------===//
 
@@ -33,7 +44,7 @@ struct CubinResult {
   int64_t registers = 0;
   int64_t spillStoreBytes = 0, spillLoadBytes = 0;
   std::string infoLog;
-  /// "nvJitLink" or "ptxas" (whole program, after nvJitLink spilled).
+  /// "ptxas" (whole program) or "nvJitLink" (relocatable, in process).
   std::string assembler = "nvJitLink";
 
   bool spills() const { return spillStoreBytes > 0 || spillLoadBytes > 0; }
@@ -46,18 +57,26 @@ struct AssembleOptions {
   /// 30–35% faster, the key loop 1–2% more instructions, the K/V copy
   /// loops not unrolled; its cost in kernel speed is not measured yet.
   bool fastCompile = false;
+  /// nvJitLink even where the ptxas executable could be run (tests of the
+  /// fallback; a caller that must not start a process).
+  bool inProcess = false;
 };
 
-/// Assembles `ptx` for `chip` ("sm_80", "sm_86", "sm_89", "sm_90a", ...).
-/// Errors carry ptxas' error log.
+/// Assembles `ptx` for `chip` ("sm_80", "sm_86", "sm_89", "sm_90a", ...)
+/// with the toolkit's ptxas (then with nvJitLink if ptxas' cubin spills;
+/// the cubin that does not is kept), or with nvJitLink alone where ptxas
+/// cannot be run or `options.inProcess` asks for it. Errors carry ptxas'
+/// error log.
 llvm::Expected<CubinResult> assemblePtx(llvm::StringRef ptx,
                                         llvm::StringRef chip,
                                         const AssembleOptions &options = {});
 
-/// What assembles PTX, for cache keys: the version of the nvJitLink library
-/// loaded at run time (which may differ from the headers built against) and
-/// the ptxas used when it spills and the options, e.g. "nvJitLink 13.0,
-/// ptxas /usr/local/cuda/bin/ptxas" (", fast-compile" with fastCompile).
+/// What assemblePtx will assemble with, for cache keys: the ptxas
+/// executable's path, size and modification time, and the version of the
+/// nvJitLink library loaded at run time (which may differ from the headers
+/// built against); ", fast-compile" with fastCompile. E.g.
+/// "ptxas /usr/local/cuda/bin/ptxas (N bytes, modified T), nvJitLink 13.0
+/// if it spills" or "nvJitLink 13.0".
 std::string getAssemblerId(const AssembleOptions &options = {});
 
 } // namespace attn

@@ -30,11 +30,8 @@ std::string mlir::attn::gpu_kernel::knownChips() {
 
 TileConfig mlir::attn::gpu_kernel::defaultTiles(const ChipInfo &chip,
                                                 int64_t dp, int64_t dvp) {
-  int64_t widest = std::max(dp, dvp);
-  if (widest <= 64)
+  if (std::max(dp, dvp) <= 64)
     return {64, 64, chip.smallHeadStages};
-  if (widest <= 128)
-    return {64, 64, 2};
   return {64, 32, 2};
 }
 

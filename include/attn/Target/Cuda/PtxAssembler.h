@@ -15,12 +15,15 @@
 //   - nvJitLink, in process, the fallback where there is no ptxas
 //     executable (e.g. a pip-installed nvJitLink alone). nvJitLink compiles
 //     PTX as relocatable code (ptxas -c), which allocates registers less
-//     well: measured on the f16 D = 128 kernels (sm_80/sm_90a), 174–186
-//     registers against 158–163 whole-program (32-key tiles) and 197–210
-//     against 168–176 (64-key tiles, ~4% more SASS instructions); the D =
-//     256 kernels need 255 registers and spill on sm_80 (~220 and none
-//     whole-program). It also executes ~15% more instructions than the
-//     ptxas process for the same kernel.
+//     well: measured on the f16 kernels of attn-bench-compile (sm_80 and
+//     sm_90a), 139–155 registers against 128 whole-program at D = 64;
+//     174–186 against 158–163 at D = 128 (32-key tiles), 197–210 against
+//     167–176 with 64-key tiles (~4% more SASS instructions); the D = 256
+//     kernels need 255 registers and spill on sm_80 (~220 and none
+//     whole-program). In time, ptxas executes ~15% fewer instructions for
+//     the same D = 128 kernel, but a process costs ~14 ms more than a warm
+//     nvJitLink (start, page faults, files): PTX → cubin is ~10 ms slower
+//     at D = 64 and about as fast at D = 128 (2-core VM).
 // `CubinResult::assembler` says which one produced a cubin, and
 // getAssemblerId() (part of the kernel cache's keys) which one will.
 //

@@ -4,6 +4,8 @@
 
 #include "gtest/gtest.h"
 
+#include <cstdlib>
+
 using namespace attn;
 
 namespace {
@@ -137,6 +139,29 @@ TEST(PtxAssembler, ReportsPtxasErrors) {
     EXPECT_NE(message.find("Unknown modifier '.bogus'"), std::string::npos)
         << message;
   }
+}
+
+TEST(PtxAssembler, UnwritableTempDirIsAClearError) {
+  if (assemblerName({}) != "ptxas")
+    GTEST_SKIP() << "no ptxas executable: nvJitLink needs no files";
+  const char *old = std::getenv("TMPDIR");
+  std::string saved = old ? old : "";
+  setenv("TMPDIR", "/nonexistent/attn-tmp", /*overwrite=*/1);
+  auto result = assemblePtx(kMmaPtx, "sm_80");
+  if (old)
+    setenv("TMPDIR", saved.c_str(), 1);
+  else
+    unsetenv("TMPDIR");
+  ASSERT_FALSE(!!result);
+  std::string message = llvm::toString(result.takeError());
+  EXPECT_EQ(message.rfind("ptxas: cannot create a temporary file in "
+                          "/nonexistent/attn-tmp: ",
+                          0),
+            0u)
+      << message;
+  EXPECT_NE(message.find("(set TMPDIR to a writable directory)"),
+            std::string::npos)
+      << message;
 }
 
 TEST(PtxAssembler, RejectsBadChips) {

@@ -7,6 +7,7 @@
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/Regex.h"
 
@@ -87,9 +88,13 @@ Expected<CubinResult> assembleWithPtxas(StringRef ptxas, StringRef ptx,
   for (auto [path, suffix] : {std::pair{&in, "ptx"}, std::pair{&out, "cubin"},
                               std::pair{&log, "log"}})
     if (std::error_code ec =
-            llvm::sys::fs::createTemporaryFile("attn", suffix, *path))
-      return llvm::createStringError("ptxas: cannot create a temporary file: " +
-                                     ec.message());
+            llvm::sys::fs::createTemporaryFile("attn", suffix, *path)) {
+      llvm::SmallString<128> dir;
+      llvm::sys::path::system_temp_directory(/*ErasedOnReboot=*/true, dir);
+      return llvm::createStringError(
+          "ptxas: cannot create a temporary file in " + dir + ": " +
+          ec.message() + " (set TMPDIR to a writable directory)");
+    }
   llvm::FileRemover removeIn(in), removeOut(out), removeLog(log);
   {
     std::error_code ec;
